@@ -35,8 +35,12 @@ export class WatchChannel implements AsyncIterableIterator<WatchEvent> {
     this.maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
     this.onClose = options.onClose;
     this.signal = options.signal;
-    if (this.signal?.aborted) this.close();
-    else this.signal?.addEventListener('abort', this.abortListener, { once: true });
+    if (this.signal?.aborted) {
+      // Closed at once, but `onClose` runs on the next microtask: it usually refers to the
+      // channel being constructed, which does not exist yet inside this call.
+      this.ended = true;
+      queueMicrotask(() => this.detach());
+    } else this.signal?.addEventListener('abort', this.abortListener, { once: true });
   }
 
   get closed(): boolean {

@@ -1,0 +1,29 @@
+/**
+ * The public surface of `core/`: what two or more processes share. A table of contents
+ * only; the code lives in `src/`.
+ */
+export * from './src/errors.ts';
+export * from './src/options/index.ts';
+export * from './src/logging.ts';
+export * from './src/lifecycle.ts';
+
+export type * from './src/store/types.ts';
+export { MAX_KEY_BYTES, MAX_TXN_OPS, MAX_VALUE_BYTES } from './src/store/types.ts';
+export {
+  validateKey,
+  validatePrefix,
+  validateSession,
+  validateTxnOps,
+  validateUint,
+  validateValue,
+} from './src/store/validate.ts';
+export { rollUp } from './src/store/listing.ts';
+export { openStore } from './src/store/open-store.ts';
+export type { OpenStoreOptions, StoreLogger } from './src/store/open-store.ts';
+export { EmbeddedStore, openEmbeddedStore } from './src/store/embedded/embedded-store.ts';
+export type {
+  EmbeddedStoreOptions,
+  EmbeddedStoreStats,
+} from './src/store/embedded/embedded-store.ts';
+export { RedisStore, openRedisStore, parseRedisUrl } from './src/store/redis/redis-store.ts';
+export type { RedisStoreOptions } from './src/store/redis/redis-store.ts';
