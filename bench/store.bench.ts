@@ -22,6 +22,7 @@ import type { Measurement } from './lib/measure.ts';
 const OPS = Number(process.env.BENCH_OPS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const VALUE = Buffer.alloc(64, 'v');
+const WATCH_OPS = 5_000;
 
 interface Row {
   target: string;
@@ -66,7 +67,13 @@ async function benchStore(name: string, store: Store, ops: number): Promise<Row[
       CONCURRENCY,
     ),
   });
-  rows.push({ target: name, op: 'watch delivery', m: await benchWatch(name, store, ops) });
+  // A burst larger than a watcher's buffer (10,000 undelivered events) correctly ends in a
+  // resync, because 32 writers outpace one consumer on the event loop; stay below it.
+  rows.push({
+    target: name,
+    op: 'watch delivery',
+    m: await benchWatch(name, store, Math.min(ops, WATCH_OPS)),
+  });
   return rows;
 }
 
