@@ -21,8 +21,11 @@ const secretWord =
 const keyName = /^(?:key|KEY)$|(?:Key|_key|_KEY|-key)$/;
 const referenceName = /(?:file|path|dir|ms|ttl)$/i;
 
-// scheme://user:PASSWORD@ — the password may be empty (`redis://:pw@`), never contain `/`.
-const urlPassword = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi;
+// scheme://USERINFO@host — the userinfo runs to the last "@" before the path, so a
+// password that itself contains "@" is hidden whole.
+const urlUserinfo = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#]*)@/gi;
+// Redis URLs put a lone password before "@" (`redis://pw@host`); elsewhere it is a user name.
+const passwordOnlySchemes = /^redis(?:s|-sentinel|-cluster)?:\/\/$/i;
 // ?token=…&password=… in query strings.
 const secretQueryParam = /([?&][^\s=&#]*(?:token|password|secret)[^\s=&#]*=)[^\s&#]*/gi;
 
@@ -33,7 +36,13 @@ export function isSecretKey(name: string): boolean {
 
 /** Replace passwords in URLs inside a string (`redis://u:pw@h` → `redis://u:[redacted]@h`). */
 export function redactUrlSecrets(text: string): string {
-  return text.replace(urlPassword, `$1${REDACTED}@`).replace(secretQueryParam, `$1${REDACTED}`);
+  return text
+    .replace(urlUserinfo, (_all, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':');
+      if (colon !== -1) return `${scheme}${userinfo.slice(0, colon)}:${REDACTED}@`;
+      return passwordOnlySchemes.test(scheme) ? `${scheme}${REDACTED}@` : `${scheme}${userinfo}@`;
+    })
+    .replace(secretQueryParam, `$1${REDACTED}`);
 }
 
 /**

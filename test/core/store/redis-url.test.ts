@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../../core/src/errors.ts';
-import { parseRedisUrl, redactRedisUrl } from '../../../core/src/store/redis/redis-url.ts';
+import { redactUrlSecrets } from '../../../core/src/options/redact.ts';
+import { parseRedisUrl } from '../../../core/src/store/redis/redis-url.ts';
 import type { RedisConnectionSpec } from '../../../core/src/store/redis/redis-url.ts';
 
 function configError(url: string): ConfigError {
@@ -142,20 +143,27 @@ describe('parseRedisUrl', function () {
     it('never shows the password in an error', function () {
       const err = configError('redis://admin:hunter2@h:99999');
       expect(err.message).to.not.include('hunter2');
-      expect(err.message).to.include('admin:***@h:99999');
+      expect(err.message).to.include('admin:[redacted]@h:99999');
     });
   });
 });
 
-describe('redactRedisUrl', function () {
+describe('redacting Redis URLs', function () {
   it('masks the password and keeps the rest', function () {
-    expect(redactRedisUrl('redis://u:p@h:1/0')).to.equal('redis://u:***@h:1/0');
-    expect(redactRedisUrl('redis-sentinel://p@s1,s2/m?db=1')).to.equal(
-      'redis-sentinel://***@s1,s2/m?db=1',
+    expect(redactUrlSecrets('redis://u:p@h:1/0')).to.equal('redis://u:[redacted]@h:1/0');
+    expect(redactUrlSecrets('redis-sentinel://p@s1,s2/m?db=1')).to.equal(
+      'redis-sentinel://[redacted]@s1,s2/m?db=1',
     );
+    expect(redactUrlSecrets('rediss://u:p@ss@h:1')).to.equal('rediss://u:[redacted]@h:1');
   });
 
   it('leaves a URL without credentials unchanged', function () {
-    expect(redactRedisUrl('redis://h:1')).to.equal('redis://h:1');
+    expect(redactUrlSecrets('redis://h:1')).to.equal('redis://h:1');
+  });
+
+  it('keeps a plain user name on other schemes', function () {
+    expect(redactUrlSecrets('https://alice@example.test/x')).to.equal(
+      'https://alice@example.test/x',
+    );
   });
 });

@@ -12,6 +12,7 @@
 import { isIP } from 'node:net';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { ConfigError } from '../../errors.ts';
+import { redactUrlSecrets } from '../../options/redact.ts';
 
 export interface RedisNode {
   host: string;
@@ -42,7 +43,7 @@ export function parseRedisUrl(url: string): RedisConnectionSpec {
   }
   const text = url.trim();
   const fail = (problem: string): never => {
-    throw new ConfigError(`invalid Redis URL "${redactRedisUrl(text)}": ${problem}`, 'url');
+    throw new ConfigError(`invalid Redis URL "${redactUrlSecrets(text)}": ${problem}`, 'url');
   };
   const match = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/is.exec(text);
   const scheme = match?.[1]?.toLowerCase();
@@ -96,19 +97,6 @@ export function parseRedisUrl(url: string): RedisConnectionSpec {
   }
   if (path !== '') fail('redis-cluster:// takes no database: Redis Cluster only has database 0');
   return { mode: 'cluster', nodes, options: { redisOptions: { ...auth } }, address: hosts };
-}
-
-/** The URL with any password replaced by `***`, safe to log. */
-export function redactRedisUrl(url: string): string {
-  const q = url.indexOf('?');
-  const head = q === -1 ? url : url.slice(0, q);
-  const at = head.lastIndexOf('@');
-  const start = head.indexOf('://');
-  if (at === -1 || start === -1 || at < start) return url;
-  const userinfo = head.slice(start + 3, at);
-  const colon = userinfo.indexOf(':');
-  const redacted = colon === -1 ? '***' : `${userinfo.slice(0, colon)}:***`;
-  return url.slice(0, start + 3) + redacted + url.slice(at);
 }
 
 function parseUserInfo(
