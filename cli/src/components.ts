@@ -36,7 +36,15 @@ export interface RunnableComponent {
 export type ComponentRegistry = ReadonlyMap<string, RunnableComponent>;
 
 /** The built-in registry, by the name operators type after `causeway run`. */
-export const components: ComponentRegistry = new Map<string, RunnableComponent>();
+export const components: ComponentRegistry = new Map<string, RunnableComponent>([
+  [
+    'zone',
+    {
+      description: 'a zone control plane: catalog, KV and the Consul-compatible HTTP API',
+      load: async () => (await import('../../zone-control/index.ts')).zoneMain,
+    },
+  ],
+]);
 
 /** Where to read about components when none are registered. */
 export const COMPONENTS_DOC = 'docs/README.md';

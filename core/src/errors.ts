@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'CW_ERR_CONFIG'
   | 'CW_ERR_CORRUPT_DATA'
   | 'CW_ERR_TIMEOUT'
+  | 'CW_ERR_PERMISSION_DENIED'
+  | 'CW_ERR_METHOD_NOT_ALLOWED'
   | 'CW_ERR_INTERNAL';
 
 export interface CausewayErrorOptions {
@@ -139,6 +141,22 @@ export class TimeoutError extends CausewayError {
   }
 }
 
+/** The caller's token does not grant what the request needs (or the token is unknown). */
+export class PermissionDeniedError extends CausewayError {
+  constructor(message: string) {
+    super('CW_ERR_PERMISSION_DENIED', message);
+  }
+}
+
+/** The path exists but not with this HTTP method. */
+export class MethodNotAllowedError extends CausewayError {
+  readonly allowed: readonly string[];
+  constructor(method: string, path: string, allowed: readonly string[]) {
+    super('CW_ERR_METHOD_NOT_ALLOWED', `method ${method} not allowed on ${path}`);
+    this.allowed = allowed;
+  }
+}
+
 export function isCausewayError(err: unknown): err is CausewayError {
   return err instanceof CausewayError;
 }
@@ -168,6 +186,8 @@ const statusByCode: Record<ErrorCode, number> = {
   CW_ERR_CONFIG: 400,
   CW_ERR_CORRUPT_DATA: 500,
   CW_ERR_TIMEOUT: 504,
+  CW_ERR_PERMISSION_DENIED: 403,
+  CW_ERR_METHOD_NOT_ALLOWED: 405,
   CW_ERR_INTERNAL: 500,
 };
 

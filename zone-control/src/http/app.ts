@@ -1,0 +1,44 @@
+/**
+ * The zone's HTTP API as a koa app: error handling, per-request state (token, abort
+ * signal), then the route modules in the order Consul documents them.
+ */
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Context, Next } from 'koa';
+import type { ApiDeps, ApiState, AuthorizerResolver } from './api-context.ts';
+import { errorMiddleware } from './errors.ts';
+
+/** A route module adds its routes to the shared router. */
+export type RouteModule = (router: Router, deps: ApiDeps) => void;
+
+export function createHttpApp(
+  deps: ApiDeps,
+  resolveAuthorizer: AuthorizerResolver,
+  modules: readonly RouteModule[],
+): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.use(errorMiddleware(deps.logger));
+  app.use(async (ctx: Context, next: Next) => {
+    const ac = new AbortController();
+    const abort = (): void => ac.abort();
+    ctx.req.once('close', () => {
+      // 'close' also fires after a complete request; only an unfinished response means
+      // the client left.
+      if (!ctx.res.writableEnded) abort();
+    });
+    deps.stopping.addEventListener('abort', abort, { once: true });
+    try {
+      const state: ApiState = { authz: await resolveAuthorizer(ctx), signal: ac.signal };
+      Object.assign(ctx.state, state);
+      await next();
+    } finally {
+      deps.stopping.removeEventListener('abort', abort);
+    }
+  });
+  const router = new Router();
+  for (const register of modules) register(router, deps);
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  return app;
+}
