@@ -1,5 +1,5 @@
 /**
- * `causeway run <component>`: start one process component (zone control plane, proxy…)
+ * `causeway run <component>`: start one process component (zone control plane; proxy, gateway and global later)
  * from the registry and keep it running until SIGTERM/SIGINT.
  */
 import type { Command } from 'commander';

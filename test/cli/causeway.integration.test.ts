@@ -54,13 +54,44 @@ describe('causeway executable (integration)', function () {
     expect(stdout).to.match(/^ {2}store \[options\]/m);
   });
 
-  it('answers `run zone` with exit 2 while no component is registered', async function () {
-    const { code, stdout, stderr } = await causeway(['run', 'zone']);
+  it('answers an unknown component with exit 2 and lists the available ones', async function () {
+    const { code, stdout, stderr } = await causeway(['run', 'mesh']);
     expect(code).to.equal(2);
     expect(stdout).to.equal('');
-    expect(stderr).to.include(
-      'unknown component "zone"; available components: (none yet — see docs/README.md)',
+    expect(stderr).to.include('unknown component "mesh"; available components: zone');
+  });
+
+  it('refuses `run zone` without a name, with exit 2 naming the flag', async function () {
+    const { code, stderr } = await causeway(['run', 'zone']);
+    expect(code).to.equal(2);
+    expect(stderr).to.include('a zone needs a name (--name)');
+  });
+
+  it('runs a zone that serves its HTTP API and stops cleanly on SIGTERM', async function () {
+    const child = spawn(
+      process.execPath,
+      [bin, 'run', 'zone', '--dev', '--name', 'east', '--http-addr', '127.0.0.1:0'],
+      { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    const exit = once(child, 'exit');
+    // The listener logs its bound address; port 0 picks a free one.
+    const addr = await withTimeout(
+      new Promise<string>((resolve) => {
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          const m = /"addr":"(127\.0\.0\.1:\d+)","msg":"HTTP API listening"/.exec(out);
+          if (m?.[1]) resolve(m[1]);
+        });
+      }),
+      15_000,
+      'zone listening',
+    );
+    const res = await fetch(`http://${addr}/v1/status/leader`);
+    expect(await res.json()).to.equal(addr);
+    child.kill('SIGTERM');
+    const [code] = (await withTimeout(exit, 15_000, 'zone exit')) as [number | null];
+    expect(code).to.equal(0);
   });
 
   it('answers an unknown command with exit 2', async function () {

@@ -41,10 +41,9 @@ describe('cli/run-command', function () {
 
   it('answers an unknown component with the available ones and exit 2', async function () {
     const h = new Harness(store);
-    expect(await h.run('run', 'zone')).to.equal(2);
+    expect(await h.run('run', 'mesh')).to.equal(2);
     expect(h.stderr.text).to.equal(
-      'error: unknown component "zone"; available components: (none yet — see docs/README.md) ' +
-        '(CW_ERR_INVALID_ARGUMENT)\n',
+      'error: unknown component "mesh"; available components: zone (CW_ERR_INVALID_ARGUMENT)\n',
     );
     expect(h.stdout.text).to.equal('');
   });
@@ -62,7 +61,7 @@ describe('cli/run-command', function () {
   });
 
   it('shows the components in run --help', async function () {
-    const empty = new Harness(store);
+    const empty = new Harness(store, { components: new Map() });
     expect(await empty.run('run', '--help')).to.equal(0);
     expect(empty.stdout.text).to.include('Components:\n  (none yet — see docs/README.md)');
     const registry: ComponentRegistry = new Map([
