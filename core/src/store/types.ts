@@ -2,7 +2,7 @@
  * The one storage contract behind the catalog, KV, certificates and federation.
  *
  * Two backends implement it (embedded and Redis) and pass the same contract suite
- * (`test/core/store/contract.ts`). Semantics follow Consul's KV store where Consul has an
+ * (`test/core/store/contract/`). Semantics follow Consul's KV store where Consul has an
  * opinion, so the Consul-compatible API on top is a thin mapping.
  */
 

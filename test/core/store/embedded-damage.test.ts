@@ -4,53 +4,17 @@
  * records after it, or in a snapshot, is refused as CorruptDataError and left untouched.
  */
 import { expect } from 'chai';
-import {
-  appendFile,
-  mkdtemp,
-  readFile,
-  readdir,
-  rm,
-  stat,
-  truncate,
-  writeFile,
-} from 'node:fs/promises';
-import os from 'node:os';
+import { appendFile, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CorruptDataError } from '../../../core/src/errors.ts';
 import { openEmbeddedStore } from '../../../core/src/store/embedded/embedded-store.ts';
-import type { EmbeddedStore } from '../../../core/src/store/embedded/embedded-store.ts';
+import { recordRanges, useDataDir } from './embedded-data-dir.ts';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-/** Byte ranges of the records in a log file, from their length prefixes. */
-function recordRanges(buf: Buffer): { start: number; end: number }[] {
-  const out: { start: number; end: number }[] = [];
-  for (let at = 0; at + 8 <= buf.length;) {
-    const end = at + 8 + buf.readUInt32BE(at);
-    out.push({ start: at, end });
-    at = end;
-  }
-  return out;
-}
-
 describe('embedded store recovery from a damaged log', function () {
-  let dir: string;
-  let opened: EmbeddedStore[];
-  let warnings: { obj: object; msg: string }[];
-
-  async function open(): Promise<EmbeddedStore> {
-    const store = await openEmbeddedStore({
-      dataDir: dir,
-      logger: { warn: (obj, msg) => warnings.push({ obj, msg }) },
-    });
-    opened.push(store);
-    return store;
-  }
-
-  async function newestLog(): Promise<string> {
-    const logs = (await readdir(dir)).filter((n) => n.endsWith('.log')).sort();
-    return path.join(dir, logs.at(-1)!);
-  }
+  const data = useDataDir('causeway-embedded-damage-');
+  const { open, newestLog, keysAfterReopen } = data;
 
   /** Five single-put records, closed cleanly: the base every test damages. */
   async function fivePuts(): Promise<void> {
@@ -59,30 +23,14 @@ describe('embedded store recovery from a damaged log', function () {
     await store.close();
   }
 
-  async function keysAfterReopen(): Promise<string[]> {
-    const store = await open();
-    return (await store.list('')).entries.map((e) => e.key);
-  }
-
-  beforeEach(async function () {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'causeway-embedded-damage-'));
-    opened = [];
-    warnings = [];
-  });
-
-  afterEach(async function () {
-    await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
-    await rm(dir, { recursive: true, force: true });
-  });
-
   it('drops a last record cut short and reopens with everything before it', async function () {
     await fivePuts();
     const log = await newestLog();
     const { size } = await stat(log);
     await truncate(log, size - 3);
     expect(await keysAfterReopen()).to.deep.equal(['k1', 'k2', 'k3', 'k4']);
-    expect(warnings).to.have.length(1);
-    expect(warnings[0]!.msg).to.match(/torn record/);
+    expect(data.warnings).to.have.length(1);
+    expect(data.warnings[0]!.msg).to.match(/torn record/);
   });
 
   it('truncates the torn tail so later writes are appended cleanly', async function () {
@@ -93,21 +41,21 @@ describe('embedded store recovery from a damaged log', function () {
     await store.put('k6', b('v6'));
     await store.close();
     expect(await keysAfterReopen()).to.deep.equal(['k1', 'k2', 'k3', 'k4', 'k5', 'k6']);
-    expect(warnings).to.have.length(1);
+    expect(data.warnings).to.have.length(1);
   });
 
   it('drops a last record that is only a partial frame header', async function () {
     await fivePuts();
     await appendFile(await newestLog(), Buffer.from([0, 0]));
     expect(await keysAfterReopen()).to.have.length(5);
-    expect(warnings).to.have.length(1);
+    expect(data.warnings).to.have.length(1);
   });
 
   it('drops a zero-filled tail, as a crash can leave past the end of the file', async function () {
     await fivePuts();
     await appendFile(await newestLog(), Buffer.alloc(4096));
     expect(await keysAfterReopen()).to.have.length(5);
-    expect(warnings).to.have.length(1);
+    expect(data.warnings).to.have.length(1);
   });
 
   it('drops a last record whose CRC does not match', async function () {
@@ -118,7 +66,7 @@ describe('embedded store recovery from a damaged log', function () {
     buf[last.end - 1]! ^= 0xff;
     await writeFile(log, buf);
     expect(await keysAfterReopen()).to.deep.equal(['k1', 'k2', 'k3', 'k4']);
-    expect(warnings).to.have.length(1);
+    expect(data.warnings).to.have.length(1);
     expect((await stat(log)).size).to.equal(last.start);
   });
 
@@ -129,7 +77,7 @@ describe('embedded store recovery from a damaged log', function () {
     const second = recordRanges(buf)[1]!;
     buf[second.end - 1]! ^= 0x01;
     await writeFile(log, buf);
-    const err = await openEmbeddedStore({ dataDir: dir }).then(
+    const err = await openEmbeddedStore({ dataDir: data.dir }).then(
       () => expect.fail('expected the open to fail'),
       (e: unknown) => e,
     );
@@ -146,7 +94,7 @@ describe('embedded store recovery from a damaged log', function () {
     const third = recordRanges(buf)[2]!;
     buf.writeUInt32BE(buf.readUInt32BE(third.start) + 1, third.start);
     await writeFile(log, buf);
-    const err = await openEmbeddedStore({ dataDir: dir }).catch((e: unknown) => e);
+    const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(CorruptDataError);
   });
 
@@ -155,11 +103,11 @@ describe('embedded store recovery from a damaged log', function () {
     await store.put('a', b('1'));
     await store.compact();
     await store.close();
-    const snap = (await readdir(dir)).find((n) => n.endsWith('.snap'))!;
-    const buf = await readFile(path.join(dir, snap));
+    const snap = (await readdir(data.dir)).find((n) => n.endsWith('.snap'))!;
+    const buf = await readFile(path.join(data.dir, snap));
     buf[buf.length - 2]! ^= 0xff;
-    await writeFile(path.join(dir, snap), buf);
-    const err = await openEmbeddedStore({ dataDir: dir }).catch((e: unknown) => e);
+    await writeFile(path.join(data.dir, snap), buf);
+    const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(CorruptDataError);
   });
 });

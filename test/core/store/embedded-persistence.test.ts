@@ -10,12 +10,10 @@ import path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { ClosedError, ConfigError, StoreUnavailableError } from '../../../core/src/errors.ts';
 import { openEmbeddedStore } from '../../../core/src/store/embedded/embedded-store.ts';
-import type {
-  EmbeddedStore,
-  EmbeddedStoreOptions,
-} from '../../../core/src/store/embedded/embedded-store.ts';
+import type { EmbeddedStore } from '../../../core/src/store/embedded/embedded-store.ts';
 import type { Entry } from '../../../core/src/store/types.ts';
 import { drain } from '../../helpers/async.ts';
+import { recordRanges, useDataDir } from './embedded-data-dir.ts';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -33,56 +31,9 @@ async function contents(store: EmbeddedStore): Promise<{ index: number; entries:
   return { index, entries: entries.map(view) };
 }
 
-/** Byte ranges of the records in a log file, from their length prefixes. */
-function recordRanges(buf: Buffer): { start: number; end: number }[] {
-  const out: { start: number; end: number }[] = [];
-  for (let at = 0; at + 8 <= buf.length;) {
-    const end = at + 8 + buf.readUInt32BE(at);
-    out.push({ start: at, end });
-    at = end;
-  }
-  return out;
-}
-
 describe('embedded store persistence', function () {
-  let dir: string;
-  let opened: EmbeddedStore[];
-  let warnings: { obj: object; msg: string }[];
-
-  async function open(options: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
-    const store = await openEmbeddedStore({
-      dataDir: dir,
-      logger: { warn: (obj, msg) => warnings.push({ obj, msg }) },
-      ...options,
-    });
-    opened.push(store);
-    return store;
-  }
-
-  async function logFiles(): Promise<string[]> {
-    return (await readdir(dir)).filter((n) => n.endsWith('.log')).sort();
-  }
-
-  async function newestLog(): Promise<string> {
-    const logs = await logFiles();
-    return path.join(dir, logs.at(-1)!);
-  }
-
-  async function keysAfterReopen(): Promise<string[]> {
-    const store = await open();
-    return (await store.list('')).entries.map((e) => e.key);
-  }
-
-  beforeEach(async function () {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'causeway-embedded-'));
-    opened = [];
-    warnings = [];
-  });
-
-  afterEach(async function () {
-    await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
-    await rm(dir, { recursive: true, force: true });
-  });
+  const data = useDataDir('causeway-embedded-');
+  const { open, logFiles, newestLog, keysAfterReopen } = data;
 
   describe('restart', function () {
     it('keeps every acknowledged put, delete and transaction, and the index', async function () {
@@ -156,7 +107,7 @@ describe('embedded store persistence', function () {
       const before = await contents(store);
       await store.close();
 
-      const files = await readdir(dir);
+      const files = await readdir(data.dir);
       expect(files.filter((n) => n.endsWith('.snap'))).to.have.length(1);
       expect(files.filter((n) => n.endsWith('.log')).length).to.be.at.most(2);
       const reopened = await open({ compactAfterBytes: 4096 });
@@ -215,7 +166,7 @@ describe('embedded store persistence', function () {
       await reopened.put('c', b('3'));
       await reopened.close();
       expect(await keysAfterReopen()).to.deep.equal(['a', 'b', 'c']);
-      expect(warnings).to.have.length(1);
+      expect(data.warnings).to.have.length(1);
     });
 
     it('writes a snapshot on demand and starts a new log segment', async function () {
@@ -236,15 +187,16 @@ describe('embedded store persistence', function () {
       await store.close();
       const saved = await mkdtemp(path.join(os.tmpdir(), 'causeway-embedded-saved-'));
       try {
-        await cp(dir, saved, { recursive: true });
+        await cp(data.dir, saved, { recursive: true });
         const again = await open();
         await again.compact();
         for (let i = 10; i < 15; i++) await again.put(`k${i}`, b('v'));
         const expected = await contents(again);
         await again.close();
         // Rewind to the moment between the two steps: old log back, new snapshot gone.
-        for (const n of await readdir(dir)) if (n.endsWith('.snap')) await rm(path.join(dir, n));
-        await cp(saved, dir, { recursive: true });
+        for (const n of await readdir(data.dir))
+          if (n.endsWith('.snap')) await rm(path.join(data.dir, n));
+        await cp(saved, data.dir, { recursive: true });
         const recovered = await open();
         expect(await contents(recovered)).to.deep.equal(expected);
       } finally {
@@ -259,11 +211,11 @@ describe('embedded store persistence', function () {
       await store.compact();
       await store.put('k5', b('v'));
       await store.close();
-      await writeFile(path.join(dir, `snapshot-${'9'.padStart(16, '0')}.snap.tmp`), 'half');
-      await writeFile(path.join(dir, `log-${'0'.padStart(16, '0')}.log`), oldLog);
+      await writeFile(path.join(data.dir, `snapshot-${'9'.padStart(16, '0')}.snap.tmp`), 'half');
+      await writeFile(path.join(data.dir, `log-${'0'.padStart(16, '0')}.log`), oldLog);
       const reopened = await open();
       expect(await reopened.currentIndex()).to.equal(6);
-      expect((await readdir(dir)).filter((n) => n !== 'LOCK')).to.have.length(2);
+      expect((await readdir(data.dir)).filter((n) => n !== 'LOCK')).to.have.length(2);
     });
   });
 
@@ -286,7 +238,7 @@ describe('embedded store persistence', function () {
   describe('data directory lock', function () {
     it('refuses a second open of a data directory that is in use', async function () {
       await open();
-      const err = await openEmbeddedStore({ dataDir: dir }).catch((e: unknown) => e);
+      const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(ConfigError);
       expect((err as ConfigError).message).to.match(/already open/);
     });
@@ -299,8 +251,8 @@ describe('embedded store persistence', function () {
     });
 
     it('refuses a directory locked by another live process', async function () {
-      await writeFile(path.join(dir, 'LOCK'), `${process.ppid}\n`);
-      const err = await openEmbeddedStore({ dataDir: dir }).catch((e: unknown) => e);
+      await writeFile(path.join(data.dir, 'LOCK'), `${process.ppid}\n`);
+      const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(ConfigError);
       expect((err as ConfigError).message).to.match(new RegExp(`process ${process.ppid}`));
     });
@@ -308,10 +260,12 @@ describe('embedded store persistence', function () {
     it('takes over a lock left by a process that died', async function () {
       const child = spawn(process.execPath, ['-e', '0']);
       await new Promise((resolve) => child.on('exit', resolve));
-      await writeFile(path.join(dir, 'LOCK'), `${child.pid!}\n`);
+      await writeFile(path.join(data.dir, 'LOCK'), `${child.pid!}\n`);
       const store = await open();
       await store.put('k', b('v'));
-      expect((await readFile(path.join(dir, 'LOCK'), 'utf8')).trim()).to.equal(String(process.pid));
+      expect((await readFile(path.join(data.dir, 'LOCK'), 'utf8')).trim()).to.equal(
+        String(process.pid),
+      );
     });
   });
 

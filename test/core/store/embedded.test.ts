@@ -12,7 +12,7 @@ import { openEmbeddedStore } from '../../../core/src/store/embedded/embedded-sto
 import type { EmbeddedStore } from '../../../core/src/store/embedded/embedded-store.ts';
 import type { Entry } from '../../../core/src/store/types.ts';
 import { nextEvent } from '../../helpers/async.ts';
-import { describeStoreContract } from './contract.ts';
+import { describeStoreContract } from './contract/index.ts';
 
 describeStoreContract('embedded (in memory)', {
   open: (opts) => openEmbeddedStore({ historyLimit: opts?.historyLimit }),

@@ -12,7 +12,7 @@ import type { WatchEvent } from '../../../core/src/store/types.ts';
 import { collect, drain, nextEvent, sleep } from '../../helpers/async.ts';
 import { startRedis, startSentinel } from '../../helpers/redis-server.ts';
 import type { RedisServer, SentinelServer } from '../../helpers/redis-server.ts';
-import { describeStoreContract } from './contract.ts';
+import { describeStoreContract } from './contract/index.ts';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 let namespaces = 0;
