@@ -27,3 +27,11 @@ export type {
 } from './src/store/embedded/embedded-store.ts';
 export { RedisStore, openRedisStore, parseRedisUrl } from './src/store/redis/redis-store.ts';
 export type { RedisStoreOptions } from './src/store/redis/redis-store.ts';
+
+export * from './src/catalog/types.ts';
+export * from './src/catalog/validate.ts';
+export * from './src/catalog/keys.ts';
+export * from './src/catalog/codec.ts';
+export * from './src/catalog/catalog-writer.ts';
+export * from './src/catalog/snapshot.ts';
+export { aggregateHealth } from './src/catalog/health.ts';

@@ -30,5 +30,7 @@ describe('zone status API (integration)', function () {
     const res = await fetch(`${z.url}/v1/status/leader`, { method: 'DELETE' });
     expect(res.status).to.equal(405);
     expect(res.headers.get('content-type')).to.match(/^text\/plain/);
+    expect(res.headers.get('allow')).to.include('GET');
+    expect(await res.text()).to.equal('method DELETE not allowed on /v1/status/leader\n');
   });
 });

@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { ConfigError, mergeOptions, readEnvOptions } from '../../core/index.ts';
 import type { Env } from '../../core/index.ts';
+import { parseAclBootstrap } from './options.ts';
 import type { ZoneOptions } from './options.ts';
 
 const envSpec = {
@@ -15,6 +16,7 @@ const envSpec = {
   dataDir: 'string',
   dev: 'boolean',
   bootstrapToken: 'string',
+  aclBootstrap: parseAclBootstrap,
 } as const;
 
 export function parseZoneFlags(args: readonly string[], env: Env): ZoneOptions {
@@ -27,6 +29,10 @@ export function parseZoneFlags(args: readonly string[], env: Env): ZoneOptions {
     .option('--store <url>', 'store URL: embedded (default), memory, redis://…')
     .option('--data-dir <dir>', 'where the embedded store persists')
     .option('--bootstrap-token <token>', 'the management token when ACLs are on')
+    .option(
+      '--acl-bootstrap <mode>',
+      'without --bootstrap-token: generate (default; logged once) or api (PUT /v1/acl/bootstrap)',
+    )
     .option('--dev', 'local development: ACLs off');
   try {
     cmd.parse([...args], { from: 'user' });

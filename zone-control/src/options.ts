@@ -26,6 +26,12 @@ export interface ZoneOptions {
    * stored; read it with `causeway` tooling or from the first start's log line.
    */
   bootstrapToken?: string;
+  /**
+   * Without `bootstrapToken`: `"generate"` makes a management token at the first start and
+   * logs its SecretID once; `"api"` waits for `PUT /v1/acl/bootstrap`, like a Consul server
+   * without `initial_management`. @default "generate"
+   */
+  aclBootstrap?: 'generate' | 'api';
 }
 
 export interface ResolvedZoneOptions {
@@ -37,6 +43,7 @@ export interface ResolvedZoneOptions {
   dev: boolean;
   maxBodyBytes: number;
   bootstrapToken: string | undefined;
+  aclBootstrap: 'generate' | 'api';
 }
 
 const zoneName = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -63,5 +70,15 @@ export function resolveZoneOptions(options: ZoneOptions): ResolvedZoneOptions {
     dev: options.dev ?? false,
     maxBodyBytes,
     bootstrapToken: options.bootstrapToken,
+    aclBootstrap: parseAclBootstrap(options.aclBootstrap ?? 'generate', 'aclBootstrap'),
   };
+}
+
+/** `"generate"` or `"api"`; anything else is a ConfigError naming `field`. */
+export function parseAclBootstrap(value: unknown, field: string): 'generate' | 'api' {
+  if (value === 'generate' || value === 'api') return value;
+  throw new ConfigError(
+    `${field} must be "generate" or "api"; got ${JSON.stringify(value)}`,
+    field,
+  );
 }

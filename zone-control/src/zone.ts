@@ -5,7 +5,7 @@
  */
 import { openStore } from '../../core/index.ts';
 import type { Component, Logger, Store } from '../../core/index.ts';
-import { allowAll } from './acl/authorizer.ts';
+import { createAcl } from './acl/acl-system.ts';
 import type { ApiDeps, AuthorizerResolver } from './http/api-context.ts';
 import { createHttpApp } from './http/app.ts';
 import type { RouteModule } from './http/app.ts';
@@ -13,6 +13,14 @@ import { HttpServerComponent } from './http/http-server.ts';
 import { resolveZoneOptions } from './options.ts';
 import type { ResolvedZoneOptions, ZoneOptions } from './options.ts';
 import { statusRoutes } from './status-routes.ts';
+import { catalogRoutes } from './catalog/catalog-routes.ts';
+import { healthRoutes } from './health/health-routes.ts';
+import { HealthCheckRunner } from './health/check-runner.ts';
+import { agentRoutes } from './agent/agent-routes.ts';
+import { kvRoutes } from './kv/kv-routes.ts';
+import { sessionRoutes } from './session/session-routes.ts';
+import { SessionReaper } from './session/session-reaper.ts';
+import { txnRoutes } from './txn/txn-routes.ts';
 
 export interface Zone {
   readonly options: ResolvedZoneOptions;
@@ -23,7 +31,14 @@ export interface Zone {
 }
 
 /** Route modules in Consul's documentation order. */
-const routeModules: readonly RouteModule[] = [statusRoutes];
+const routeModules: readonly RouteModule[] = [
+  statusRoutes,
+  catalogRoutes,
+  healthRoutes,
+  kvRoutes,
+  sessionRoutes,
+  txnRoutes,
+];
 
 export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zone> {
   const options = resolveZoneOptions(input);
@@ -37,9 +52,18 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     // Called by requests only, after `http` below is listening.
     selfAddr: () => http.address(),
   };
-  const resolveAuthorizer: AuthorizerResolver = () => Promise.resolve(allowAll);
-  const app = createHttpApp(deps, resolveAuthorizer, routeModules);
+  const acl = createAcl(store, options, logger);
+  const resolveAuthorizer: AuthorizerResolver = acl.resolveAuthorizer;
+  // Runs the catalog's monitored checks; the agent API renews TTLs through it.
+  const health = new HealthCheckRunner(store, logger);
+  const app = createHttpApp(deps, resolveAuthorizer, [
+    acl.routes,
+    ...routeModules,
+    agentRoutes(health),
+  ]);
   const http = new HttpServerComponent(app, options.httpAddr, logger, stopping);
+  // Invalidates TTL sessions that were not renewed in time.
+  const sessionReaper = new SessionReaper(store, logger);
   const storeCloser: Component = {
     name: 'store',
     async start(signal) {
@@ -56,6 +80,6 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     store,
     http,
     // The store starts first and stops last, after the API has drained.
-    components: () => [storeCloser, http],
+    components: () => [storeCloser, ...acl.components, health, sessionReaper, http],
   };
 }

@@ -108,7 +108,16 @@ export function validateTxnOps(ops: unknown): TxnOp[] {
     if (op.op === 'cas' || op.op === 'delete-cas' || op.op === 'check-index') {
       validateUint(op.index, `${at}.index`);
     }
-    if (op.op === 'check-session') validateSession(op.session, `${at}.session`);
+    if (op.op === 'check-session') {
+      // Required here: an omitted session would otherwise quietly mean "not locked".
+      if (op.session === undefined) {
+        throw new InvalidArgumentError(
+          `${at}.session is required: a session ID, or null for "not locked"`,
+          `${at}.session`,
+        );
+      }
+      validateSession(op.session, `${at}.session`);
+    }
   });
   return ops as TxnOp[];
 }

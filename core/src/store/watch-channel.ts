@@ -23,7 +23,11 @@ export class WatchChannel implements AsyncIterableIterator<WatchEvent> {
   private readonly maxBuffered: number;
   private readonly onClose: (() => void) | undefined;
   private readonly buffer: WatchEvent[] = [];
-  private waiter: ((r: IteratorResult<WatchEvent>) => void) | undefined;
+  /**
+   * Pending `next()` calls, oldest first. Usually one, but nothing stops a consumer from
+   * calling `next()` again before the last call settled; each call gets its own event.
+   */
+  private readonly waiters: ((r: IteratorResult<WatchEvent>) => void)[] = [];
   private ended = false;
   private endAfterBuffer = false;
   private readonly signal: AbortSignal | undefined;
@@ -70,6 +74,8 @@ export class WatchChannel implements AsyncIterableIterator<WatchEvent> {
     this.push({ type: 'resync', index, reason });
     this.endAfterBuffer = true;
     this.detach();
+    // The resync went to the oldest waiter; nothing follows it, so the rest are done.
+    if (this.waiters.length > 0) this.end();
   }
 
   /** End the iteration now, dropping anything not yet delivered. */
@@ -78,9 +84,7 @@ export class WatchChannel implements AsyncIterableIterator<WatchEvent> {
     this.ended = true;
     this.buffer.length = 0;
     this.detach();
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.({ done: true, value: undefined });
+    this.end();
   }
 
   next(): Promise<IteratorResult<WatchEvent>> {
@@ -91,7 +95,7 @@ export class WatchChannel implements AsyncIterableIterator<WatchEvent> {
       return Promise.resolve({ done: true, value: undefined });
     }
     return new Promise((resolve) => {
-      this.waiter = resolve;
+      this.waiters.push(resolve);
     });
   }
 
@@ -105,13 +109,15 @@ export class WatchChannel implements AsyncIterableIterator<WatchEvent> {
   }
 
   private push(event: WatchEvent): void {
-    const w = this.waiter;
-    if (w) {
-      this.waiter = undefined;
-      w({ done: false, value: event });
-    } else {
-      this.buffer.push(event);
-    }
+    const w = this.waiters.shift();
+    if (w) w({ done: false, value: event });
+    else this.buffer.push(event);
+  }
+
+  /** Mark the iteration over and settle every pending `next()` with done. */
+  private end(): void {
+    this.ended = true;
+    for (const w of this.waiters.splice(0)) w({ done: true, value: undefined });
   }
 
   private detached = false;

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openEmbeddedStore } from '../../../core/src/store/embedded/embedded-store.ts';
 import { withTimeout } from '../../helpers/async.ts';
+import { childEnv } from '../../helpers/child-env.ts';
 
 const storeModule = fileURLToPath(
   new URL('../../../core/src/store/embedded/embedded-store.ts', import.meta.url),
@@ -61,7 +62,7 @@ describe('embedded store crash recovery (child process)', function () {
       const child = spawn(
         process.execPath,
         ['--import', 'tsx', '--input-type=module', '-e', childSource, dir],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
+        { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
       );
       const acked = new Map<string, number>();
       let stderr = '';

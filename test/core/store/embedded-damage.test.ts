@@ -8,6 +8,7 @@ import { appendFile, readFile, readdir, stat, truncate, writeFile } from 'node:f
 import path from 'node:path';
 import { CorruptDataError } from '../../../core/src/errors.ts';
 import { openEmbeddedStore } from '../../../core/src/store/embedded/embedded-store.ts';
+import { encodeBatch, frame } from '../../../core/src/store/embedded/record-codec.ts';
 import { recordRanges, useDataDir } from './embedded-data-dir.ts';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -94,6 +95,95 @@ describe('embedded store recovery from a damaged log', function () {
     const third = recordRanges(buf)[2]!;
     buf.writeUInt32BE(buf.readUInt32BE(third.start) + 1, third.start);
     await writeFile(log, buf);
+    const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(CorruptDataError);
+  });
+
+  it('drops a torn last record whose value holds bytes that look like the next records', async function () {
+    const store = await open();
+    await store.put('a', b('first'));
+    // Frames for the very indexes that would come next, inside the value of the record that
+    // gets torn: they must be read as part of it, not as intact records after it.
+    const fake = [3, 4, 5].map((index) =>
+      frame(encodeBatch({ index, changes: [{ op: 'delete', key: 'x' }] })),
+    );
+    await store.put('b', Buffer.concat([...fake, Buffer.alloc(1000, 1)]));
+    await store.close();
+    const log = await newestLog();
+    await truncate(log, (await stat(log)).size - 10);
+    expect(await keysAfterReopen()).to.deep.equal(['a']);
+    expect(data.warnings.map((w) => w.msg)).to.deep.equal([
+      'embedded store dropped a torn record at the end of its log',
+    ]);
+  });
+
+  it('refuses to open when the length of a middle record is damaged to run past the end', async function () {
+    await fivePuts();
+    const log = await newestLog();
+    const buf = await readFile(log);
+    const third = recordRanges(buf)[2]!;
+    buf.writeUInt32BE(buf.readUInt32BE(third.start) + 0x01000000, third.start);
+    await writeFile(log, buf);
+    const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(CorruptDataError);
+    expect((await readFile(log)).equals(buf)).to.equal(true);
+  });
+
+  it('drops the unfinished last flush when a power loss zeroed a record but kept the next', async function () {
+    await fivePuts();
+    const log = await newestLog();
+    const buf = await readFile(log);
+    const fourth = recordRanges(buf)[3]!;
+    buf.fill(0, fourth.start, fourth.end);
+    await writeFile(log, buf);
+    expect(await keysAfterReopen()).to.deep.equal(['k1', 'k2', 'k3']);
+    expect(data.warnings).to.have.length(1);
+    expect(data.warnings[0]!.msg).to.match(/never completed/);
+    expect(data.warnings[0]!.obj).to.include({ intactRecordsDropped: 1 });
+    expect((await stat(log)).size).to.equal(fourth.start);
+  });
+
+  it('drops the unfinished last flush when a lost page cut through records', async function () {
+    const store = await open();
+    for (let i = 1; i <= 8; i++) await store.put(`k${i}`, Buffer.alloc(3000, i));
+    await store.close();
+    const log = await newestLog();
+    const buf = await readFile(log);
+    const ranges = recordRanges(buf);
+    // A whole 4 KiB page, starting inside the third record, reads back as zeros.
+    const page = Math.ceil((ranges[2]!.start + 100) / 4096) * 4096;
+    expect(page + 4096).to.be.below(ranges.at(-1)!.start);
+    buf.fill(0, page, page + 4096);
+    await writeFile(log, buf);
+    const kept = ranges.filter((r) => r.end <= page).length;
+    expect(await keysAfterReopen()).to.deep.equal(
+      Array.from({ length: kept }, (_, i) => `k${i + 1}`),
+    );
+    expect(data.warnings[0]!.msg).to.match(/never completed/);
+  });
+
+  it('refuses to open when only the header of a middle record is zeroed', async function () {
+    await fivePuts();
+    const log = await newestLog();
+    const buf = await readFile(log);
+    const third = recordRanges(buf)[2]!;
+    buf.fill(0, third.start, third.start + 8);
+    await writeFile(log, buf);
+    const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(CorruptDataError);
+  });
+
+  it('refuses to open when zeros that hold no lost record sit between records', async function () {
+    await fivePuts();
+    const log = await newestLog();
+    const buf = await readFile(log);
+    const third = recordRanges(buf)[2]!;
+    const gapped = Buffer.concat([
+      buf.subarray(0, third.start),
+      Buffer.alloc(64),
+      buf.subarray(third.start),
+    ]);
+    await writeFile(log, gapped);
     const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(CorruptDataError);
   });

@@ -4,16 +4,30 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import {
+  cp,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { ClosedError, ConfigError, StoreUnavailableError } from '../../../core/src/errors.ts';
+import { EMPTY_LOCK_GRACE_MS } from '../../../core/src/store/embedded/dir-lock.ts';
 import { openEmbeddedStore } from '../../../core/src/store/embedded/embedded-store.ts';
 import type { EmbeddedStore } from '../../../core/src/store/embedded/embedded-store.ts';
 import type { Entry } from '../../../core/src/store/types.ts';
 import { drain } from '../../helpers/async.ts';
 import { recordRanges, useDataDir } from './embedded-data-dir.ts';
+import { openFailure } from '../../../core/src/store/embedded/io-errors.ts';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -31,9 +45,22 @@ async function contents(store: EmbeddedStore): Promise<{ index: number; entries:
   return { index, entries: entries.map(view) };
 }
 
+/** A pid no process has: one of a child that has exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '0']);
+  await new Promise((resolve) => child.on('exit', resolve));
+  return child.pid!;
+}
+
 describe('embedded store persistence', function () {
   const data = useDataDir('causeway-embedded-');
   const { open, logFiles, newestLog, keysAfterReopen } = data;
+
+  /** The pids named in the data directory's lock. */
+  async function lockOwners(): Promise<number[]> {
+    const names = await readdir(path.join(data.dir, 'LOCK'));
+    return names.map((n) => Number(/^pid-(\d+)-/.exec(n)?.[1]));
+  }
 
   describe('restart', function () {
     it('keeps every acknowledged put, delete and transaction, and the index', async function () {
@@ -257,15 +284,88 @@ describe('embedded store persistence', function () {
       expect((err as ConfigError).message).to.match(new RegExp(`process ${process.ppid}`));
     });
 
-    it('takes over a lock left by a process that died', async function () {
-      const child = spawn(process.execPath, ['-e', '0']);
-      await new Promise((resolve) => child.on('exit', resolve));
-      await writeFile(path.join(data.dir, 'LOCK'), `${child.pid!}\n`);
+    it('takes over an earlier-format lock file left by a process that died', async function () {
+      await writeFile(path.join(data.dir, 'LOCK'), `${await deadPid()}\n`);
       const store = await open();
       await store.put('k', b('v'));
-      expect((await readFile(path.join(data.dir, 'LOCK'), 'utf8')).trim()).to.equal(
-        String(process.pid),
-      );
+      expect(await lockOwners()).to.deep.equal([process.pid]);
+      expect(data.warnings.map((w) => w.msg)).to.deep.equal([
+        'embedded store took over a stale lock file',
+      ]);
+    });
+
+    it('takes over a lock directory whose owner died, removing its leftovers', async function () {
+      const pid = await deadPid();
+      await mkdir(path.join(data.dir, 'LOCK'));
+      await writeFile(path.join(data.dir, 'LOCK', `pid-${pid}-0123456789abcdef`), '');
+      await mkdir(path.join(data.dir, `LOCK.${pid}.fedcba9876543210.new`));
+      await open();
+      expect(await lockOwners()).to.deep.equal([process.pid]);
+      expect((await readdir(data.dir)).filter((n) => n.startsWith('LOCK'))).to.deep.equal(['LOCK']);
+      expect(data.warnings.map((w) => w.msg)).to.deep.equal([
+        'embedded store took over the lock of a process that is gone',
+      ]);
+    });
+
+    it('refuses a lock directory owned by another live process', async function () {
+      await mkdir(path.join(data.dir, 'LOCK'));
+      await writeFile(path.join(data.dir, 'LOCK', `pid-${process.ppid}-0123456789abcdef`), '');
+      const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(ConfigError);
+      expect((err as ConfigError).message).to.match(new RegExp(`process ${process.ppid}`));
+      expect((await readdir(data.dir)).filter((n) => n.startsWith('LOCK'))).to.deep.equal(['LOCK']);
+    });
+
+    it('refuses a fresh empty lock file, and takes over one left for longer', async function () {
+      const lock = path.join(data.dir, 'LOCK');
+      await writeFile(lock, '');
+      const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(ConfigError);
+      expect((err as ConfigError).message).to.match(/empty lock file/);
+      expect((await stat(lock)).isFile()).to.equal(true);
+      const old = new Date(Date.now() - EMPTY_LOCK_GRACE_MS - 1000);
+      await utimes(lock, old, old);
+      await open();
+      expect(await lockOwners()).to.deep.equal([process.pid]);
+      expect(data.warnings).to.have.length(1);
+    });
+
+    it('refuses a lock it did not write, however old', async function () {
+      const old = new Date(Date.now() - 3_600_000);
+      await writeFile(path.join(data.dir, 'LOCK'), 'not a pid\n');
+      await utimes(path.join(data.dir, 'LOCK'), old, old);
+      const err = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(ConfigError);
+      expect((err as ConfigError).message).to.match(/no Causeway store wrote/);
+      await rm(path.join(data.dir, 'LOCK'));
+      await mkdir(path.join(data.dir, 'LOCK'));
+      await writeFile(path.join(data.dir, 'LOCK', 'something-else'), '');
+      const err2 = await openEmbeddedStore({ dataDir: data.dir }).catch((e: unknown) => e);
+      expect(err2).to.be.instanceOf(ConfigError);
+      expect((err2 as ConfigError).message).to.match(/no Causeway store wrote/);
+    });
+
+    it('releases only its own lock, not one that was taken over', async function () {
+      const store = await open();
+      const lock = path.join(data.dir, 'LOCK');
+      for (const name of await readdir(lock)) await rm(path.join(lock, name));
+      const other = `pid-${process.ppid}-0123456789abcdef`;
+      await writeFile(path.join(lock, other), '');
+      await store.close();
+      expect(await readdir(lock)).to.deep.equal([other]);
+    });
+
+    it('refuses a second open in this process through another path to the directory', async function () {
+      await open();
+      const link = `${data.dir}-link`;
+      await symlink(data.dir, link);
+      try {
+        const err = await openEmbeddedStore({ dataDir: link }).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(ConfigError);
+        expect((err as ConfigError).message).to.match(/already open/);
+      } finally {
+        await rm(link);
+      }
     });
   });
 
@@ -288,6 +388,44 @@ describe('embedded store persistence', function () {
       await store.close();
       const reopened = await open();
       expect(await reopened.currentIndex()).to.equal(1);
+    });
+  });
+
+  describe('typed errors', function () {
+    it('refuses a data directory path that is a file with ConfigError naming it', async function () {
+      const file = path.join(data.dir, 'a-file');
+      await writeFile(file, 'x');
+      for (const dataDir of [file, path.join(file, 'below')]) {
+        const err = await openEmbeddedStore({ dataDir }).catch((e: unknown) => e);
+        expect(err, dataDir).to.be.instanceOf(ConfigError);
+        expect((err as ConfigError).field).to.equal('dataDir');
+        expect((err as ConfigError).message).to.include(dataDir);
+      }
+    });
+
+    it('maps a permission error on open to ConfigError naming the directory', function () {
+      // Root ignores permission bits, so the mapping is checked on the error itself.
+      const denied = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+      const err = openFailure(denied, '/srv/causeway');
+      expect(err).to.be.instanceOf(ConfigError);
+      expect(err.field).to.equal('dataDir');
+      expect(err.message).to.include('/srv/causeway');
+    });
+
+    it('rejects a compaction that cannot write its snapshot with StoreUnavailableError', async function () {
+      const store = await open();
+      await store.put('a', b('1'));
+      const blocker = path.join(data.dir, `snapshot-${'1'.padStart(16, '0')}.snap.tmp`);
+      await mkdir(blocker);
+      const err = await store.compact().catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(StoreUnavailableError);
+      expect((err as StoreUnavailableError).message).to.include(data.dir);
+      // Only the snapshot failed: the log is intact and the store keeps serving.
+      await rm(blocker, { recursive: true });
+      await store.put('b', b('2'));
+      await store.compact();
+      await store.close();
+      expect(await keysAfterReopen()).to.deep.equal(['a', 'b']);
     });
   });
 

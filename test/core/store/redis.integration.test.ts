@@ -220,6 +220,28 @@ describe('redis store failure handling (redis.integration)', function () {
     expect(Date.now() - started).to.be.lessThan(3_000);
   });
 
+  it('gives up opening after connectTimeoutMs when Redis connects but does not answer', async function () {
+    const redis = await server(false);
+    const raw = new Redis({ port: redis.port, host: '127.0.0.1' });
+    try {
+      // Connecting and the handshake still work; the first script (the log probe) waits.
+      await raw.call('CLIENT', 'PAUSE', '5000', 'WRITE');
+      const started = Date.now();
+      let error: unknown;
+      try {
+        stores.push(await openRedisStore({ url: redis.url, connectTimeoutMs: 500 }));
+      } catch (err) {
+        error = err;
+      }
+      expect(error).to.be.instanceOf(StoreUnavailableError);
+      expect((error as Error).message).to.match(/did not answer within 500 ms/);
+      expect(Date.now() - started).to.be.lessThan(2_000);
+    } finally {
+      await raw.call('CLIENT', 'UNPAUSE');
+      raw.disconnect();
+    }
+  });
+
   it('fails calls fast with StoreUnavailableError once Redis goes away', async function () {
     const redis = await server(false);
     const store = await open({ url: redis.url });

@@ -274,6 +274,12 @@ describe('store input validation', function () {
         InvalidArgumentError,
         'ops[1].session',
       ],
+      [
+        'a missing session on check-session',
+        { op: 'check-session', key: 'a' },
+        InvalidArgumentError,
+        'ops[1].session',
+      ],
     ];
     for (const [what, op, type, field] of bad) {
       it(`rejects ${what}, naming ${field}`, function () {

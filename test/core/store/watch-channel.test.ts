@@ -87,6 +87,16 @@ describe('WatchChannel', function () {
       expect(summary([eventOf(result)])).to.deep.equal(['7:change:k']);
     });
 
+    it('serves concurrent next() calls in call order, one event each', async function () {
+      const ch = new WatchChannel({ prefix: '' });
+      const first = ch.next();
+      const second = ch.next();
+      ch.offer(batch(1, 'a'));
+      ch.offer(batch(2, 'b'));
+      expect(summary([eventOf(await withTimeout(first, 1000))])).to.deep.equal(['1:change:a']);
+      expect(summary([eventOf(await withTimeout(second, 1000))])).to.deep.equal(['2:change:b']);
+    });
+
     it('keeps only the matching changes of a mixed batch', async function () {
       const ch = new WatchChannel({ prefix: 'a/' });
       const offered = batch(4, 'a/1', 'b/1', '-a/2', 'ab');
@@ -206,6 +216,23 @@ describe('WatchChannel', function () {
 
       ch.close();
       expect(closes).to.equal(1);
+    });
+
+    it('ends every pending next() on close(), not only the last one', async function () {
+      const ch = new WatchChannel({ prefix: '' });
+      const pending = [ch.next(), ch.next(), ch.next()];
+      ch.close();
+      const results = await withTimeout(Promise.all(pending), 1000);
+      expect(results.map((r) => r.done)).to.deep.equal([true, true, true]);
+    });
+
+    it('gives a resync to the oldest pending next() and ends the others', async function () {
+      const ch = new WatchChannel({ prefix: '' });
+      const first = ch.next();
+      const second = ch.next();
+      ch.resync(5, 'gone');
+      expect(eventOf(await withTimeout(first, 1000)).type).to.equal('resync');
+      expect((await withTimeout(second, 1000)).done).to.equal(true);
     });
 
     it('ends when its signal is aborted, calling onClose once', async function () {

@@ -19,6 +19,9 @@ export interface Authorizer {
   allows(kind: ResourceKind, name: string, access: Access): boolean;
 }
 
+/** Consul's fixed AccessorID of the token used when a request names none. */
+export const ANONYMOUS_TOKEN_ID = '00000000-0000-0000-0000-000000000002';
+
 /** Every request may do anything: `--dev`, and the management token. */
 export const allowAll: Authorizer = {
   accessorId: 'anonymous (ACLs disabled)',
@@ -26,8 +29,9 @@ export const allowAll: Authorizer = {
 };
 
 /**
- * Throw a 403 unless allowed. The message follows Consul's, so clients and operators
- * see which permission on which resource was missing.
+ * Throw a 403 unless allowed. The message follows Consul's (`acl/errors.go`,
+ * `PermissionDeniedError.Error`), so clients and operators see which permission on which
+ * resource was missing, and that a request without a token ran as the anonymous token.
  */
 export function requireAccess(
   authz: Authorizer,
@@ -36,8 +40,13 @@ export function requireAccess(
   access: Access,
 ): void {
   if (authz.allows(kind, name, access)) return;
+  const anonymous = authz.accessorId === ANONYMOUS_TOKEN_ID;
+  const who = anonymous ? 'anonymous token' : `token with AccessorID '${authz.accessorId}'`;
   const on = kind === 'operator' || kind === 'acl' ? '' : ` on ${JSON.stringify(name)}`;
+  const hint = anonymous
+    ? '. The anonymous token is used implicitly when a request does not specify a token.'
+    : '';
   throw new PermissionDeniedError(
-    `Permission denied: token with AccessorID '${authz.accessorId}' lacks permission '${kind}:${access}'${on}`,
+    `Permission denied: ${who} lacks permission '${kind}:${access}'${on}${hint}`,
   );
 }

@@ -4,6 +4,7 @@
  */
 import Router from '@koa/router';
 import Koa from 'koa';
+import { MethodNotAllowedError } from '../../../core/index.ts';
 import type { Context, Next } from 'koa';
 import type { ApiDeps, ApiState, AuthorizerResolver } from './api-context.ts';
 import { errorMiddleware } from './errors.ts';
@@ -38,7 +39,16 @@ export function createHttpApp(
   });
   const router = new Router();
   for (const register of modules) register(router, deps);
+  app.use(async (ctx, next) => {
+    await next();
+    // The router answers a known path with a wrong method by setting 405 and `Allow`;
+    // give it a body in the path's style, naming the methods that would work.
+    if (ctx.status === 405 && ctx.body == null) {
+      const allowed = (ctx.response.get('Allow') || '').split(/,\s*/).filter(Boolean);
+      throw new MethodNotAllowedError(ctx.method, ctx.path, allowed);
+    }
+  });
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

@@ -11,6 +11,7 @@
 import type { Context } from 'koa';
 import { InvalidArgumentError } from '../../../core/index.ts';
 import type { Store } from '../../../core/index.ts';
+import { parseGoDuration } from './go-duration.ts';
 
 export const DEFAULT_WAIT_MS = 5 * 60_000;
 export const MAX_WAIT_MS = 10 * 60_000;
@@ -29,30 +30,6 @@ export interface BlockingQuery {
 export interface WatchTarget {
   prefix: string;
   exact?: boolean;
-}
-
-const unitMs: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** Parse a Go duration as Consul's `?wait=` takes it (`10s`, `1m30s`, `250ms`, `0`). */
-export function parseGoDuration(text: string): number | undefined {
-  if (text === '0') return 0;
-  let rest = text;
-  let total = 0;
-  while (rest.length > 0) {
-    const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
-    if (!m) return undefined;
-    total += Number(m[1]) * (unitMs[m[2] ?? ''] ?? NaN);
-    rest = rest.slice(m[0].length);
-  }
-  return text.length > 0 && Number.isFinite(total) ? total : undefined;
 }
 
 function queryValue(ctx: Context, name: string): string | undefined {
@@ -74,7 +51,7 @@ export function parseBlockingQuery(ctx: Context): BlockingQuery {
   let waitMs = DEFAULT_WAIT_MS;
   if (rawWait !== undefined && rawWait !== '') {
     const parsed = parseGoDuration(rawWait);
-    if (parsed === undefined) {
+    if (parsed === undefined || parsed < 0) {
       throw new InvalidArgumentError(`Invalid wait time: "${rawWait}"`, 'wait');
     }
     waitMs = Math.min(parsed, MAX_WAIT_MS);

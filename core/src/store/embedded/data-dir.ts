@@ -10,9 +10,8 @@
  * that can hold later batches; anything older is garbage, removed once a newer snapshot is
  * safely on disk.
  */
-import { open, readFile, readdir, unlink } from 'node:fs/promises';
+import { open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../../errors.ts';
 
 const SNAPSHOT_RE = /^snapshot-(\d{16})\.snap$/;
 const LOG_RE = /^log-(\d{16})\.log$/;
@@ -82,72 +81,4 @@ export async function removeObsolete(
   }
   if (names.length > 0 && fsync) await syncDir(dir);
   return names;
-}
-
-const LOCK_FILE = 'LOCK';
-/** Data directories this process holds, so a second open in-process is refused too. */
-const held = new Set<string>();
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Claim the directory for this process: two stores appending to one log would interleave
- * records and corrupt it. The lock is a `LOCK` file holding the owner's pid; one left behind
- * by a process that died is taken over. Returns the function that releases it.
- */
-export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
-  const resolved = path.resolve(dir);
-  const file = path.join(resolved, LOCK_FILE);
-  if (held.has(resolved)) {
-    throw new ConfigError(`data directory ${resolved} is already open in this process`, 'dataDir');
-  }
-  // Reserved before the first await, so a concurrent open in this process is refused above
-  // instead of mistaking our own fresh lock for a stale one.
-  held.add(resolved);
-  try {
-    await takeLockFile(resolved, file);
-  } catch (err) {
-    held.delete(resolved);
-    throw err;
-  }
-  return async () => {
-    held.delete(resolved);
-    await unlink(file).catch(() => undefined);
-  };
-}
-
-async function takeLockFile(resolved: string, file: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fh = await open(file, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (attempt >= 2) {
-      throw new ConfigError(`data directory ${resolved} is contended: ${file} keeps reappearing`);
-    }
-    const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-    // Our own pid in a lock we do not hold is a previous incarnation's (pids are reused,
-    // notably pid 1 in containers).
-    if (Number.isSafeInteger(owner) && owner !== process.pid && isAlive(owner)) {
-      throw new ConfigError(
-        `data directory ${resolved} is in use by process ${owner}; if that is not a Causeway ` +
-          `store, delete ${file}`,
-        'dataDir',
-      );
-    }
-    // Stale: remove it and race for it once more through the exclusive create.
-    await unlink(file).catch(() => undefined);
-  }
 }

@@ -191,7 +191,11 @@ export class EmbeddedStore implements Store {
       const evaluation = evaluateTxn(validateTxnOps(ops), this.table, this.index + 1);
       if (!evaluation.ok) return { result: evaluation };
       const results = evaluation.results.map(copyResult);
-      if (!evaluation.wrote) return { result: { ok: true as const, results, index: this.index } };
+      // No net change (nothing written, or a key created and deleted again): no index, no
+      // batch, no watch event; the answer is consistent with the current index.
+      if (evaluation.changes.length === 0) {
+        return { result: { ok: true as const, results, index: this.index } };
+      }
       const durable = this.commit(evaluation.changes);
       return { result: { ok: true as const, results, index: this.index }, durable };
     });

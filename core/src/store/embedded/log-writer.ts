@@ -17,6 +17,7 @@ import path from 'node:path';
 import { ClosedError, StoreUnavailableError } from '../../errors.ts';
 import type { ChangeBatch } from '../types.ts';
 import { logFileName, removeObsolete, syncDir } from './data-dir.ts';
+import { ioFailure } from './io-errors.ts';
 import { encodeBatch, frame } from './record-codec.ts';
 import { writeSnapshot } from './snapshot-file.ts';
 import type { SnapshotData } from './snapshot-file.ts';
@@ -217,7 +218,11 @@ export class LogWriter {
         await fh?.close().catch(() => undefined);
         this.config.logger.warn({ err }, 'embedded store could not start a new log segment');
         this.rollAtBytes = this.log.bytes + this.config.compactAfterBytes;
-        for (const w of waiters) w.reject(err);
+        const failure = ioFailure(
+          err,
+          `embedded store cannot start a log segment in ${this.config.dir}`,
+        );
+        for (const w of waiters) w.reject(failure);
         return;
       }
       const old = this.log.fh;
@@ -248,7 +253,8 @@ export class LogWriter {
       // The previous snapshot and every log segment are still in place, so nothing is lost;
       // the next roll tries again.
       logger.warn({ err }, 'embedded store snapshot failed; keeping the log');
-      for (const w of waiters) w.reject(err);
+      const failure = ioFailure(err, `embedded store cannot write a snapshot in ${dir}`);
+      for (const w of waiters) w.reject(failure);
     }
   }
 }

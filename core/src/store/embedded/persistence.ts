@@ -3,28 +3,23 @@
  * the log segments after it, repair a torn tail, and hand the open newest segment to the
  * {@link LogWriter}.
  *
- * The line between "torn" and "corrupt" is drawn by what follows a damaged record. A crash
- * mid-append can only damage the end of the newest segment, so a damaged record with
- * nothing intact after it is dropped (those writes were never acknowledged). A damaged
- * record followed by an intact one cannot come from a crash: the log was altered after the
- * fact, and recovery refuses to guess ({@link CorruptDataError}) rather than lose or misread
+ * A crash can only damage the last flush of the newest segment, none of which was
+ * acknowledged: damage that looks like a crash (log-damage.ts) is dropped and the file cut
+ * back to the last intact record. Anything else means the log was altered after the fact,
+ * and recovery refuses to guess ({@link CorruptDataError}) rather than lose or misread
  * acknowledged writes.
  */
 import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry } from '../types.ts';
-import {
-  listDataDir,
-  lockDataDir,
-  logFileName,
-  removeObsolete,
-  snapshotFileName,
-  syncDir,
-} from './data-dir.ts';
+import { listDataDir, logFileName, removeObsolete, snapshotFileName, syncDir } from './data-dir.ts';
+import { lockDataDir } from './dir-lock.ts';
+import { openFailure } from './io-errors.ts';
 import { KeyIndex } from './key-index.ts';
 import type { OpenLog } from './log-writer.ts';
 import type { EmbeddedStoreLogger } from './options.ts';
-import { corrupt, decodeBatch, findIntactBatch, readFrame } from './record-codec.ts';
+import { judgeDamage } from './log-damage.ts';
+import { corrupt, decodeBatch, readFrame } from './record-codec.ts';
 import { readSnapshot } from './snapshot-file.ts';
 
 export interface RecoverOptions {
@@ -52,13 +47,18 @@ interface Replay {
 
 /** Open (creating if needed) the data directory and rebuild the table it describes. */
 export async function recover(options: RecoverOptions): Promise<Recovered> {
-  await mkdir(options.dir, { recursive: true });
-  const unlock = await lockDataDir(options.dir);
+  let unlock: () => Promise<void>;
+  try {
+    await mkdir(options.dir, { recursive: true });
+    unlock = await lockDataDir(options.dir, options.logger);
+  } catch (err) {
+    throw openFailure(err, options.dir);
+  }
   try {
     return { ...(await recoverLocked(options)), unlock };
   } catch (err) {
     await unlock();
-    throw err;
+    throw openFailure(err, options.dir);
   }
 }
 
@@ -138,14 +138,21 @@ async function replaySegment(
   while (offset < buf.length) {
     const f = readFrame(buf, offset);
     if (!f.ok) {
-      if (findIntactBatch(buf, offset + 1, last) !== -1) {
-        corrupt(file, offset, `damaged record (${f.reason}) followed by intact records`);
+      const verdict = judgeDamage(buf, offset, last);
+      if (verdict.kind === 'corrupt') {
+        corrupt(file, offset, `damaged record (${f.reason}): ${verdict.problem}`);
       }
       if (!newest) corrupt(file, offset, `damaged record (${f.reason}) in an older log segment`);
-      logger.warn(
-        { file, offset, droppedBytes: buf.length - offset, reason: f.reason },
-        'embedded store dropped a torn record at the end of its log',
-      );
+      const dropped = { file, offset, droppedBytes: buf.length - offset, reason: f.reason };
+      if (verdict.kind === 'torn') {
+        logger.warn(dropped, 'embedded store dropped a torn record at the end of its log');
+      } else {
+        logger.warn(
+          { ...dropped, intactRecordsDropped: verdict.survivors },
+          'embedded store dropped the torn end of its log: a last flush that never completed ' +
+            '(lost pages, then records it had written)',
+        );
+      }
       return { goodBytes: offset, last };
     }
     const batch = decodeBatch(f.payload, `${file} at byte ${offset}`);

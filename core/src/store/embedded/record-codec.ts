@@ -126,25 +126,84 @@ export function peekBatchIndex(payload: Buffer): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+/** The smallest batch record: frame header, tag, index and a change count of zero. */
+export const MIN_BATCH_RECORD_BYTES = FRAME_HEADER_BYTES + 1 + 8 + 4;
+
+/** An intact batch record found in a log buffer. */
+export interface IntactBatch {
+  at: number;
+  end: number;
+  index: number;
+}
+
 /**
- * Whether an intact batch record with an index above `afterIndex` starts anywhere in
- * `buf` from `from` on. Used after a damaged record: if one does, the damage is in the
- * middle of the log and truncating there would silently drop acknowledged writes.
- *
- * Every byte offset is tried, since the damaged record's own length cannot be trusted;
- * the tag and index are checked before the CRC so random bytes cost almost nothing.
+ * The intact batch record at `at` if it has an index from `minIndex` to `maxIndex` and
+ * decodes completely; a CRC match alone could be a coincidence, or bytes inside a value.
  */
-export function findIntactBatch(buf: Buffer, from: number, afterIndex: number): number {
-  for (let at = from; at + FRAME_HEADER_BYTES < buf.length; at++) {
-    if (buf[at + FRAME_HEADER_BYTES] !== TAG_BATCH) continue;
-    const len = buf.readUInt32BE(at);
-    if (len < 9 || at + FRAME_HEADER_BYTES + len > buf.length) continue;
-    const payload = buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + len);
-    const index = peekBatchIndex(payload);
-    if (index === undefined || index <= afterIndex) continue;
-    if (crc32(payload) === buf.readUInt32BE(at + 4)) return at;
+function intactBatchAt(
+  buf: Buffer,
+  at: number,
+  minIndex: number,
+  maxIndex: number,
+): IntactBatch | undefined {
+  if (buf[at + FRAME_HEADER_BYTES] !== TAG_BATCH) return undefined;
+  const len = buf.readUInt32BE(at);
+  const end = at + FRAME_HEADER_BYTES + len;
+  if (len < MIN_BATCH_RECORD_BYTES - FRAME_HEADER_BYTES || end > buf.length) return undefined;
+  const payload = buf.subarray(at + FRAME_HEADER_BYTES, end);
+  const index = peekBatchIndex(payload);
+  if (index === undefined || index < minIndex || index > maxIndex) return undefined;
+  if (crc32(payload) !== buf.readUInt32BE(at + 4)) return undefined;
+  try {
+    decodeBatch(payload, 'candidate record');
+  } catch {
+    return undefined;
   }
-  return -1;
+  return { at, end, index };
+}
+
+/**
+ * The first intact batch record after the damaged record at `damagedAt`, which should have
+ * held index `lastIndex + 1`: evidence that the damage is not simply a torn end of the log.
+ *
+ * The damaged record's length cannot be trusted, so every byte offset is tried, but only a
+ * record that could really be next counts: it decodes completely, and its index is above
+ * `lastIndex` by at most the number of records that fit between the two (so bytes inside a
+ * value, which would carry an arbitrary index, almost never pass).
+ *
+ * A record whose claimed length runs past the end of the file is what a crash mid-append
+ * leaves, and its claim is trusted: a "record" found inside the span it claims is part of
+ * its own (cut off) payload, unless the payload up to there matches the CRC in its header,
+ * which proves that the length field was what got damaged.
+ */
+export function findIntactBatch(
+  buf: Buffer,
+  damagedAt: number,
+  lastIndex: number,
+): IntactBatch | undefined {
+  let claimedEnd = 0;
+  if (buf.length - damagedAt >= FRAME_HEADER_BYTES) {
+    const end = damagedAt + FRAME_HEADER_BYTES + buf.readUInt32BE(damagedAt);
+    if (end > buf.length) claimedEnd = end;
+  }
+  for (let at = damagedAt + 1; at + FRAME_HEADER_BYTES < buf.length; at++) {
+    const fit = Math.floor((at - damagedAt) / MIN_BATCH_RECORD_BYTES);
+    const found = intactBatchAt(buf, at, lastIndex + 1, lastIndex + 1 + fit);
+    if (!found) continue;
+    if (at < claimedEnd && !wholeRecordUpTo(buf, damagedAt, at, lastIndex + 1)) continue;
+    return found;
+  }
+  return undefined;
+}
+
+/** Whether `at`..`end` is an intact record of index `index`, but for its length field. */
+function wholeRecordUpTo(buf: Buffer, at: number, end: number, index: number): boolean {
+  const payload = buf.subarray(at + FRAME_HEADER_BYTES, end);
+  return (
+    payload.length > 0 &&
+    crc32(payload) === buf.readUInt32BE(at + 4) &&
+    peekBatchIndex(payload) === index
+  );
 }
 
 /** Throw a {@link CorruptDataError} naming the file and offset. */

@@ -13,10 +13,12 @@ export type TxnEvaluation =
       ok: true;
       /** Results hold the overlay's entry objects: copy them before handing them out. */
       results: TxnOpResult[];
-      /** The final state of every key the txn wrote, in the order first written. */
+      /**
+       * The final state of every key whose state the txn changed, in the order first
+       * written: one change per key. Empty when nothing changed on net (a delete of nothing,
+       * or a set then a delete of a missing key), in which case nothing is committed.
+       */
       changes: KeyChange[];
-      /** Whether any op wrote (a delete of nothing does not), so the index must advance. */
-      wrote: boolean;
     };
 
 /** The fields of a write that decide the stored entry (shared with plain puts). */
@@ -67,7 +69,6 @@ export function evaluateTxn(ops: TxnOp[], table: KeyIndex, nextIndex: number): T
       .filter((e): e is Entry => e !== undefined);
   };
 
-  let wrote = false;
   /** One op: its result, or a string saying why it did not hold. */
   const apply = (op: TxnOp): { result: TxnOpResult } | string => {
     const key = JSON.stringify(op.key);
@@ -79,7 +80,6 @@ export function evaluateTxn(ops: TxnOp[], table: KeyIndex, nextIndex: number): T
     };
     const write = (entry: Entry | null): { result: TxnOpResult } => {
       overlay.set(op.key, entry);
-      wrote = true;
       return { result: entry };
     };
     switch (op.op) {
@@ -103,7 +103,6 @@ export function evaluateTxn(ops: TxnOp[], table: KeyIndex, nextIndex: number): T
       case 'delete-tree': {
         const doomed = tree(op.key);
         for (const e of doomed) overlay.set(e.key, null);
-        if (doomed.length > 0) wrote = true;
         return { result: null };
       }
       case 'check-index':
@@ -136,5 +135,5 @@ export function evaluateTxn(ops: TxnOp[], table: KeyIndex, nextIndex: number): T
     if (staged) changes.push({ op: 'put', key, entry: staged });
     else if (table.get(key)) changes.push({ op: 'delete', key });
   }
-  return { ok: true, results, changes, wrote };
+  return { ok: true, results, changes };
 }

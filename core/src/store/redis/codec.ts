@@ -11,11 +11,12 @@
  * - `…:values` hash key → value bytes
  * - `…:meta`   hash key → "flags createIndex modifyIndex lockIndex[ session]"
  * - `…:log`    stream of change batches with IDs `<index>-0`, trimmed to about the history
- *              limit; each entry has `e` (epoch) and `b` (the batch, see {@link decodeBatch})
+ *              limit; each entry has `e` (epoch), `n` (a random nonce), `p` (the nonce of
+ *              the entry before it, '' for none) and `b` (the batch, see {@link decodeBatch})
  * - `…:epoch`  random ID of this incarnation of the data, so a watcher can tell "Redis came
  *              back empty and new writes reused my index numbers" from "nothing happened"
  */
-import { CorruptDataError } from '../../errors.ts';
+import { CorruptDataError, InvalidArgumentError } from '../../errors.ts';
 import type { ChangeBatch, Entry, KeyChange, TxnOp } from '../types.ts';
 
 export interface RedisKeys {
@@ -53,16 +54,30 @@ export function encodeTxnOps(ops: readonly TxnOp[]): ScriptArg[] {
       // A put without flags stores 0, as Consul does.
       write ? String(op.flags ?? 0) : '',
       'index' in op ? String(op.index) : '',
-      write || op.op === 'check-session' ? encodeSession(op.session) : '',
+      write ? encodeSession(op.session) : op.op === 'check-session' ? encodeHolder(op) : '',
       write && op.lockIndex !== undefined ? String(op.lockIndex) : '',
     );
   }
   return args;
 }
 
+/** A write's session: undefined keeps the current holder. */
 function encodeSession(session: string | null | undefined): string {
   if (session === undefined) return '';
   return session === null ? '-' : `=${session}`;
+}
+
+/**
+ * The holder a check-session expects: null for "not locked", or a session. There is no
+ * "keep" here; validation refuses an omitted session, and so does this (and the script).
+ */
+function encodeHolder(op: Extract<TxnOp, { op: 'check-session' }>): string {
+  const session: unknown = op.session;
+  if (session === null) return '-';
+  if (typeof session !== 'string') {
+    throw new InvalidArgumentError('check-session needs a session, or null for none', 'session');
+  }
+  return `=${session}`;
 }
 
 const metaPattern = /^(\d+) (\d+) (\d+) (\d+)(?: ([\s\S]*))?$/;
@@ -103,9 +118,26 @@ export function toIndex(raw: unknown): number {
   return n;
 }
 
+/**
+ * A log entry's nonce: a string, null for "no entry" (or, as a previous nonce, "no entry
+ * before this one"), undefined when the entry predates nonces and cannot be checked.
+ */
+export type Nonce = string | null | undefined;
+
 export interface DecodedBatch {
   batch: ChangeBatch;
   epoch: string;
+  nonce: Nonce;
+  /** The nonce of the entry this one was written after. */
+  prev: Nonce;
+}
+
+/** A nonce from a script reply: nil → null (no entry), '' → undefined (predates nonces). */
+export function toNonce(raw: unknown): Nonce {
+  if (raw === null || raw === undefined) return null;
+  const s = Buffer.isBuffer(raw) ? raw.toString() : raw;
+  if (typeof s !== 'string') throw new CorruptDataError('redis returned a malformed nonce');
+  return s === '' ? undefined : s;
 }
 
 /**
@@ -121,13 +153,25 @@ export function decodeBatch(raw: unknown): DecodedBatch {
   const index = toIndex(id.toString().replace(/-0$/, ''));
   let epoch = '';
   let body: Buffer | undefined;
+  let nonce: Nonce;
+  let prev: Nonce;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]!.toString();
-    if (name === 'e') epoch = fields[i + 1]!.toString();
-    else if (name === 'b') body = fields[i + 1];
+    const value = fields[i + 1]!;
+    if (name === 'e') epoch = value.toString();
+    else if (name === 'b') body = value;
+    else if (name === 'n') nonce = toNonce(value);
+    // Written as '' when there was no entry before: that is a known "none", not unknown.
+    else if (name === 'p') prev = value.length === 0 ? null : value.toString();
   }
   if (body === undefined) throw new CorruptDataError(`change log entry ${index} has no batch`);
-  return { batch: { index, changes: decodeChanges(body, index) }, epoch };
+  return { batch: { index, changes: decodeChanges(body, index) }, epoch, nonce, prev };
+}
+
+/** A deep copy, so each watcher owns what it is handed (values are mutable Buffers). */
+export function copyChange(c: KeyChange): KeyChange {
+  if (c.op === 'delete') return { op: 'delete', key: c.key };
+  return { op: 'put', key: c.key, entry: { ...c.entry, value: Buffer.from(c.entry.value) } };
 }
 
 function decodeChanges(body: Buffer, index: number): KeyChange[] {

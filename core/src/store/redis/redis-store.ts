@@ -54,10 +54,17 @@ export { parseRedisUrl } from './redis-url.ts';
 /** How long close() lets QUIT take before dropping the connection. */
 const QUIT_TIMEOUT_MS = 1_000;
 
+/** Why one op of a transaction did not hold, as the script reports it. */
+interface ScriptFailure {
+  opIndex: number;
+  kind: string;
+  current: Entry | null;
+}
+
 /** What one run of the transaction script came back with. */
 type ScriptOutcome =
   | { ok: true; index: number; results: unknown[]; wrote: boolean }
-  | { ok: false; opIndex: number; kind: string; current: Entry | null };
+  | { ok: false; failures: ScriptFailure[] };
 
 /**
  * Connect, check the namespace's change log, and start the shared watch reader.
@@ -86,19 +93,31 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisS
     'watch',
     logger,
   );
+  const feed = new ChangeFeed(redisKeys(resolved.namespace), commands, reader, logger);
+  const { connectTimeoutMs } = resolved;
+  const deadline = Date.now() + connectTimeoutMs;
   try {
     await Promise.all([
-      waitUntilReady(commands, resolved.connectTimeoutMs),
-      waitUntilReady(reader, resolved.connectTimeoutMs),
+      waitUntilReady(commands, connectTimeoutMs),
+      waitUntilReady(reader, connectTimeoutMs),
     ]);
-    const feed = new ChangeFeed(redisKeys(resolved.namespace), commands, reader, logger);
-    await feed.start();
+    // The first probe runs on the reader, whose command timeout allows for a whole XREAD
+    // block; opening as a whole is bounded by connectTimeoutMs, as documented.
+    await beforeDeadline(
+      feed.start(),
+      deadline - Date.now(),
+      () =>
+        new StoreUnavailableError(
+          `redis at ${connection.address} did not answer within ${connectTimeoutMs} ms while opening the store`,
+        ),
+    );
     logger?.info(
       { redis: connection.address, mode: connection.mode, namespace: resolved.namespace },
       'redis store open',
     );
     return new RedisStore(resolved, commands, reader, feed);
   } catch (err) {
+    feed.close();
     for (const c of [commands, reader]) {
       c.closing = true;
       c.client.disconnect();
@@ -134,9 +153,10 @@ export class RedisStore implements Store {
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListResult> {
     validatePrefix(prefix);
-    const sep = options.separator ?? '';
-    if (typeof sep !== 'string') {
-      throw new InvalidArgumentError('separator must be a string', 'separator');
+    const sep: unknown = options.separator ?? '';
+    // '' is how the script is told "no separator"; as an option it is a mistake.
+    if (typeof sep !== 'string' || (options.separator !== undefined && sep === '')) {
+      throw new InvalidArgumentError('separator must be a non-empty string', 'separator');
     }
     const k = this.keys;
     const reply = (await this.run(() =>
@@ -166,7 +186,7 @@ export class RedisStore implements Store {
     const op: TxnOp =
       cas === undefined ? { op: 'set', ...common } : { op: 'cas', ...common, index: cas };
     const outcome = await this.execute([op]);
-    if (!outcome.ok) return { ok: false, current: outcome.current };
+    if (!outcome.ok) return { ok: false, current: outcome.failures[0]?.current ?? null };
     return { ok: true, entry: written(outcome.results[0], bytes) };
   }
 
@@ -196,9 +216,11 @@ export class RedisStore implements Store {
     if (owned.length === 0) return { ok: true, results: [], index: await this.currentIndex() };
     const outcome = await this.execute(owned);
     if (!outcome.ok) {
-      const op = owned[outcome.opIndex]!;
-      const what = describeFailure(outcome.kind, op, outcome.current);
-      return { ok: false, errors: [{ opIndex: outcome.opIndex, what }] };
+      const errors = outcome.failures.map(({ opIndex, kind, current }) => ({
+        opIndex,
+        what: describeFailure(kind, owned[opIndex]!, current),
+      }));
+      return { ok: false, errors };
     }
     const results = owned.map((op, i): TxnOpResult => {
       const raw = outcome.results[i];
@@ -260,8 +282,14 @@ export class RedisStore implements Store {
     ];
     const reply = (await this.run(() => this.scripts.cwTxnBuffer(...args))) as unknown[];
     if (Number(reply[0]) !== 1) {
-      const current = reply[3] === null ? null : decodeTriple(reply[3]);
-      return { ok: false, opIndex: Number(reply[1]), kind: String(reply[2]), current };
+      const failures = (reply[1] as [unknown, Buffer, unknown][]).map(
+        ([opIndex, kind, current]): ScriptFailure => ({
+          opIndex: Number(opIndex),
+          kind: kind.toString(),
+          current: current === null ? null : decodeTriple(current),
+        }),
+      );
+      return { ok: false, failures };
     }
     const outcome = {
       ok: true as const,
@@ -313,4 +341,21 @@ export class RedisStore implements Store {
 function written(raw: unknown, value: Buffer): Entry {
   const [key, meta] = raw as [Buffer, Buffer];
   return { ...decodeEntry(key.toString(), meta, Buffer.alloc(0)), value };
+}
+
+/** `promise`, or a rejection with `timeout()` once `ms` have passed. */
+async function beforeDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  timeout: () => Error,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeout()), Math.max(ms, 0));
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,6 +1,8 @@
 /** Listing by prefix, with and without folder roll-up. */
 import { expect } from 'chai';
+import { InvalidArgumentError } from '../../../../core/src/errors.ts';
 import type { ContractContext } from './context.ts';
+import { expectTyped } from './helpers.ts';
 
 export function describeList(ctx: ContractContext): void {
   const { store, put, keys } = ctx;
@@ -40,6 +42,12 @@ export function describeList(ctx: ContractContext): void {
       const result = await store.list('a/', { separator: '/' });
       expect(result.entries.map((e) => e.key)).to.deep.equal(['a/1']);
       expect(result.prefixes).to.deep.equal(['a/b/', 'a/c/']);
+    });
+
+    it('rejects an empty separator with InvalidArgumentError naming the field', async function () {
+      const err = await expectTyped(store.list('a/', { separator: '' }), InvalidArgumentError);
+      expect(err.message).to.equal('separator must be a non-empty string');
+      expect(err.field).to.equal('separator');
     });
 
     it('rolls up the top level with the empty prefix', async function () {

@@ -11,7 +11,7 @@ import {
 } from '../../../../core/src/errors.ts';
 import { MAX_TXN_OPS, MAX_VALUE_BYTES } from '../../../../core/src/store/types.ts';
 import type { Entry, TxnOp } from '../../../../core/src/store/types.ts';
-import { nextEvent } from '../../../helpers/async.ts';
+import { collect, nextEvent } from '../../../helpers/async.ts';
 import type { ContractContext } from './context.ts';
 import {
   EVENT_MS,
@@ -19,6 +19,7 @@ import {
   asEntry,
   b,
   changeView,
+  changesOf,
   expectTyped,
   failedTxn,
   okEntry,
@@ -105,6 +106,54 @@ export function describeTransactions(ctx: ContractContext): void {
       expect((await store.get('k'))!.value.toString()).to.equal('v2');
     });
 
+    it('commits two sets of one key as one index and one change carrying the last value', async function () {
+      const before = await store.currentIndex();
+      const watch = store.watch('', before);
+      try {
+        const result = okTxn(
+          await store.txn([
+            { op: 'set', key: 'a', value: b('1') },
+            { op: 'set', key: 'a', value: b('2') },
+          ]),
+        );
+        expect(result.index).to.equal(before + 1);
+        expect(await store.currentIndex()).to.equal(before + 1);
+        await put('after', 'x');
+        const events = changesOf(await collect(watch, 2, EVENT_MS));
+        expect(events).to.deep.equal([
+          { index: before + 1, changes: ['put a=2'] },
+          { index: before + 2, changes: ['put after=x'] },
+        ]);
+      } finally {
+        await watch.return?.();
+      }
+    });
+
+    it('writes nothing for a txn with no net change (set then delete of a missing key)', async function () {
+      await put('other', 'o');
+      const before = await store.currentIndex();
+      const watch = store.watch('', before);
+      try {
+        const result = okTxn(
+          await store.txn([
+            { op: 'set', key: 'n', value: b('1') },
+            { op: 'delete', key: 'n' },
+          ]),
+        );
+        expect(result.index).to.equal(before);
+        expect(result.results).to.have.length(2);
+        expect(await store.currentIndex()).to.equal(before);
+        expect(await store.get('n')).to.equal(null);
+        // The next event must be the next real write: the no-op txn sent none.
+        await put('after', 'x');
+        const event = asChange(await nextEvent(watch, EVENT_MS));
+        expect(event.index).to.equal(before + 1);
+        expect(event.changes.map(changeView)).to.deep.equal(['put after=x']);
+      } finally {
+        await watch.return?.();
+      }
+    });
+
     it('fails a get of a missing key and reports its op index', async function () {
       const result = failedTxn(
         await store.txn([
@@ -116,6 +165,22 @@ export function describeTransactions(ctx: ContractContext): void {
       expect(result.errors[0]!.opIndex).to.equal(1);
       expect(result.errors[0]!.what).to.be.a('string').and.not.equal('');
       expect(await store.get('a')).to.equal(null);
+    });
+
+    it('reports every op that failed, not just the first, and writes nothing', async function () {
+      const k = await put('k', 'v');
+      const result = failedTxn(
+        await store.txn([
+          { op: 'check-index', key: 'k', index: k.modifyIndex + 9 },
+          { op: 'set', key: 'a', value: b('1') },
+          { op: 'check-not-exists', key: 'k' },
+          { op: 'get', key: 'missing' },
+        ]),
+      );
+      expect(result.errors.map((e) => e.opIndex)).to.deep.equal([0, 2, 3]);
+      for (const e of result.errors) expect(e.what).to.be.a('string').and.not.equal('');
+      expect(await store.get('a')).to.equal(null);
+      expect(await store.currentIndex()).to.equal(k.modifyIndex);
     });
 
     it('fails a get of a key deleted earlier in the same transaction', async function () {
@@ -265,6 +330,12 @@ export function describeTransactions(ctx: ContractContext): void {
         { op: 'cas', key: 'x', value: b('x'), index: -1 },
         InvalidArgumentError,
         'ops[2].index',
+      ],
+      [
+        'a check-session without a session',
+        { op: 'check-session', key: 'keep' } as unknown as TxnOp,
+        InvalidArgumentError,
+        'ops[2].session',
       ],
     ];
     for (const [what, bad, type, field] of malformed) {

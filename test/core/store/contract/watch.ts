@@ -259,6 +259,22 @@ export function describeWatch(ctx: ContractContext): void {
       ]);
     });
 
+    it('gives each watcher its own copy of a change to modify', async function () {
+      const mine = watch('k', 0);
+      const theirs = watch('k', 0);
+      // A first change brings both watchers up to date, so the next one reaches them live.
+      await put('k', 'first');
+      await Promise.all([nextEvent(mine, EVENT_MS), nextEvent(theirs, EVENT_MS)]);
+      await put('k', 'orig');
+      const change = asChange(await nextEvent(mine, EVENT_MS)).changes[0];
+      if (change?.op !== 'put') expect.fail('expected a put change');
+      change.entry.value.write('XXXX');
+      change.entry.flags = 99;
+      const other = asChange(await nextEvent(theirs, EVENT_MS)).changes[0];
+      if (other?.op !== 'put') expect.fail('expected a put change');
+      expect([other.entry.value.toString(), other.entry.flags]).to.deep.equal(['orig', 0]);
+    });
+
     it('carries binary values and txn indexes in watch entries', async function () {
       const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
       const w = watch('bin', 0, { exact: true });
