@@ -5,9 +5,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, stopChild, waitUntilServing } from './child-server.ts';
 
 export interface EtcdServer {
   host: string;
@@ -37,17 +37,6 @@ export function ensureEtcdInstalled(): void {
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startEtcd(): Promise<EtcdServer> {
   ensureEtcdInstalled();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cw-etcd-'));
@@ -69,28 +58,12 @@ export async function startEtcd(): Promise<EtcdServer> {
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const res = await fetch(`${client}/health`);
-      if (res.ok) break;
-    } catch {
-      // not up yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`etcd did not start: ${stderr.slice(-500)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilServing(child, `${client}/health`, 'etcd', 15_000);
   return {
     host: '127.0.0.1',
     port,
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from './etcd-server.ts';
+import { freePort, stopChild, waitUntilServing } from './child-server.ts';
 
 export interface ZoneProcess {
   host: string;
@@ -32,28 +32,12 @@ export async function startZoneProcess(extraArgs: string[] = []): Promise<ZonePr
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/v1/status/leader`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`zone did not start: ${stderr.slice(-500)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilServing(child, `http://127.0.0.1:${port}/v1/status/leader`, 'zone');
   return {
     host: '127.0.0.1',
     port,
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stopChild(child);
     },
   };
 }
