@@ -11,19 +11,15 @@ import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import Consul from 'consul';
 import { pino } from 'pino';
-import { runComponents } from '../../core/index.ts';
-import { createZone } from '../../zone-control/index.ts';
 import type { ZoneOptions } from '../../zone-control/index.ts';
 import { startRedis } from '../helpers/redis-server.ts';
 import type { RedisServer } from '../helpers/redis-server.ts';
 import { startZone } from '../helpers/zone.ts';
+import type { TestZone } from '../helpers/zone.ts';
 
-interface LoggedZone {
-  url: string;
-  port: number;
+interface LoggedZone extends TestZone {
   /** Every log line so far, parsed. */
   lines: { level: string | number; msg: string; raw: string }[];
-  stop(): Promise<void>;
 }
 
 /** A real zone whose log lines (debug and up) the test can read. */
@@ -38,30 +34,8 @@ async function startLoggedZone(options: ZoneOptions): Promise<LoggedZone> {
       done();
     },
   });
-  const logger = pino({ level: 'debug' }, sink);
-  const zone = await createZone(
-    { name: 'test', httpAddr: '127.0.0.1:0', xdsAddr: '127.0.0.1:0', ...options },
-    logger,
-  );
-  const ac = new AbortController();
-  const running = runComponents(zone.components(), {
-    logger,
-    signal: ac.signal,
-    installSignals: () => () => undefined,
-    drainTimeoutMs: 5000,
-  });
-  running.catch(() => undefined);
-  await zone.http.ready();
-  const { port } = zone.http.address();
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    lines,
-    async stop() {
-      ac.abort();
-      await running;
-    },
-  };
+  const zone = await startZone(options, pino({ level: 'debug' }, sink));
+  return { ...zone, lines };
 }
 
 const WARN = 40;

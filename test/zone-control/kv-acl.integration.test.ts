@@ -6,32 +6,22 @@
  * and sessions need `session:write` on their node — on embedded and Redis.
  */
 import { expect } from 'chai';
-import { startRedis } from '../helpers/redis-server.ts';
-import type { RedisServer } from '../helpers/redis-server.ts';
-import { startZone } from '../helpers/zone.ts';
-import type { TestZone } from '../helpers/zone.ts';
+import { forEachBackend } from '../helpers/zone.ts';
 
 const ROOT = '5d0c8a3e-2b1f-4c6d-9e7a-0f1b2c3d4e5f';
 
-for (const backend of ['embedded', 'redis'] as const) {
-  describe(`ACLs on KV listings, transactions and sessions on ${backend} (integration)`, function () {
-    let redis: RedisServer | undefined;
-    let z: TestZone;
-
+forEachBackend(
+  'ACLs on KV listings, transactions and sessions',
+  { dev: false, bootstrapToken: ROOT },
+  (env) => {
     before(async function () {
-      if (backend === 'redis') redis = await startRedis();
-      z = await startZone({ dev: false, bootstrapToken: ROOT, store: redis?.url });
       for (const k of ['acl/open/a', 'acl/open/b', 'acl/secret/x', 'acl/secret/y']) {
         await call(ROOT, 'PUT', `kv/${k}`, 'v');
       }
     });
-    after(async function () {
-      await z?.stop();
-      await redis?.stop();
-    });
 
     function call(token: string, method: string, path: string, body?: unknown): Promise<Response> {
-      return fetch(`${z.url}/v1/${path}`, {
+      return fetch(`${env.zone.url}/v1/${path}`, {
         method,
         headers: { 'X-Consul-Token': token },
         body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body),
@@ -104,5 +94,5 @@ for (const backend of ['embedded', 'redis'] as const) {
       const mine = (await (await call(t, 'GET', 'session/list')).json()) as { Node: string }[];
       expect(mine.every((s) => s.Node === 'node-a')).to.equal(true);
     });
-  });
-}
+  },
+);
