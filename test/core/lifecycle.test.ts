@@ -1,7 +1,11 @@
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { DrainTimeoutError, runComponents } from '../../core/src/lifecycle.ts';
+import {
+  DrainTimeoutError,
+  runComponents,
+  sleep as abortableSleep,
+} from '../../core/src/lifecycle.ts';
 import type { Component, SignalInstaller } from '../../core/src/lifecycle.ts';
 import { createLogger } from '../../core/src/logging.ts';
 import { TimeoutError } from '../../core/src/errors.ts';
@@ -376,5 +380,20 @@ describe('lifecycle', function () {
       logger: captureLogger().logger,
       installSignals: fakeSignals().install,
     });
+  });
+});
+
+describe('sleep (abortable)', function () {
+  it('waits the given time, or ends early and quietly when the signal aborts', async function () {
+    const ac = new AbortController();
+    let done = false;
+    const waiting = abortableSleep(60_000, ac.signal).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).to.equal(false);
+    ac.abort();
+    await waiting;
+    expect(done).to.equal(true);
+    await abortableSleep(1, new AbortController().signal);
+    await abortableSleep(60_000, AbortSignal.abort());
   });
 });

@@ -5,17 +5,10 @@
  */
 import { expect } from 'chai';
 import { raceTimeout, withTimeout } from '../helpers/async.ts';
+import type { ConsulEntry } from '../../zone-control/src/kv/kv-entry.ts';
 import { forEachBackend } from '../helpers/zone.ts';
 
-interface KvEntry {
-  LockIndex: number;
-  Key: string;
-  Flags: number;
-  Value: string | null;
-  Session?: string;
-  CreateIndex: number;
-  ModifyIndex: number;
-}
+type KvEntry = ConsulEntry;
 
 forEachBackend('Consul KV API', (env) => {
   const kv = (method: string, path: string, body?: string): Promise<Response> =>

@@ -5,17 +5,10 @@
  * Redis.
  */
 import { expect } from 'chai';
+import type { ConsulEntry } from '../../zone-control/src/kv/kv-entry.ts';
 import { forEachBackend } from '../helpers/zone.ts';
 
-interface KvEntry {
-  LockIndex: number;
-  Key: string;
-  Flags: number;
-  Value: string | null;
-  Session?: string;
-  CreateIndex: number;
-  ModifyIndex: number;
-}
+type KvEntry = ConsulEntry;
 interface TxnAnswer {
   Results: { KV: KvEntry }[] | null;
   Errors: { OpIndex: number; What: string }[] | null;

@@ -24,6 +24,7 @@ import type { Authorizer } from './authorizer.ts';
 import { RulesAuthorizer, managementAuthorizer } from './policy-authorizer.ts';
 import { parseRules } from './rules.ts';
 import type { PolicyRules } from './rules.ts';
+import { sleep } from '../../../core/index.ts';
 
 /** More distinct secrets than this in the cache and it starts over (bounds memory). */
 const MAX_CACHED = 10_000;
@@ -178,16 +179,4 @@ export class AclResolver {
       if (failed) await sleep(RETRY_MS, signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

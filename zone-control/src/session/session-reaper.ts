@@ -19,6 +19,7 @@ import type { LockDelays } from './lock-delay.ts';
 import { SESSION_PREFIX, decodeSession, expiryFrom } from './session-record.ts';
 import type { SessionRecord } from './session-record.ts';
 import { readStoredSession } from './session-store.ts';
+import { sleep } from '../../../core/index.ts';
 
 /** How long an invalidation another caller started may take before the reaper finishes it. */
 const ORPHAN_AFTER_MS = 30_000;
@@ -209,16 +210,4 @@ export class SessionReaper implements Component {
       this.wake = done;
     });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
