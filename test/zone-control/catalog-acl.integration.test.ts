@@ -70,6 +70,33 @@ forEachBackend('catalog ACLs', { dev: false, bootstrapToken: ROOT }, (env) => {
     expect(agent.status).to.equal(403);
   });
 
+  it('refuses to re-home or remove a node check with only service write', async function () {
+    const seed = await call('PUT', '/v1/catalog/register', ROOT, {
+      Node: 'n2',
+      Address: '10.4.0.1',
+      Check: { CheckID: 'node-health', Name: 'node health', Status: 'passing' },
+    });
+    expect(seed.status).to.equal(200);
+    // Claiming the node check for a service the token may write must not move it.
+    const rehome = await call('PUT', '/v1/catalog/register', webWriter, {
+      Node: 'n2',
+      Address: '10.4.0.1',
+      Service: { Service: 'web', ID: 'web-n2' },
+      Checks: [{ CheckID: 'node-health', ServiceID: 'web-n2', Status: 'critical' }],
+    });
+    expect(rehome.status).to.equal(403);
+    expect(await rehome.text()).to.include('\'node:write\' on "n2"');
+    const remove = await call('PUT', '/v1/catalog/deregister', webWriter, {
+      Node: 'n2',
+      CheckID: 'node-health',
+    });
+    expect(remove.status).to.equal(403);
+    const checks = await call('GET', '/v1/health/node/n2', ROOT);
+    const list = (await checks.json()) as { CheckID: string; ServiceID: string; Status: string }[];
+    const kept = list.find((c) => c.CheckID === 'node-health');
+    expect(kept).to.include({ ServiceID: '', Status: 'passing' });
+  });
+
   it('leaves out of lists what the token may not read, and says so', async function () {
     const res = await call('GET', '/v1/catalog/services', webWriter);
     expect(await res.json()).to.deep.equal({ web: [] });

@@ -109,6 +109,14 @@ forEachBackend('Consul session API', (env) => {
     expect(t?.LockDelay).to.equal(2_000_000_000);
   });
 
+  it('caps lock delays at 60s, as Consul does, so every stored value is a Go duration', async function () {
+    for (const LockDelay of [1e300, '9999999h']) {
+      const id = await create({ LockDelay });
+      const [s] = (await (await call('GET', `info/${id}`)).json()) as ConsulSession[];
+      expect(s?.LockDelay, String(LockDelay)).to.equal(60_000_000_000);
+    }
+  });
+
   it('lists sessions, and those of one node', async function () {
     const a = await create({ Node: 'list-a' });
     const b = await create({ Node: 'list-b' });
@@ -183,6 +191,12 @@ forEachBackend('Consul session API', (env) => {
     );
     expect(await refused(await call('PUT', 'create', { LockDelay: '20' }), 400)).to.equal(
       'Request decode failed: time: invalid duration "20"',
+    );
+    expect(await refused(await call('PUT', 'create', { LockDelay: -1 }), 400)).to.equal(
+      'Request decode failed: LockDelay must not be negative',
+    );
+    expect(await refused(await call('PUT', 'create', { LockDelay: '-5s' }), 400)).to.equal(
+      'Request decode failed: LockDelay must not be negative',
     );
     expect(await refused(await call('PUT', 'create', { NodeChecks: 'a' }), 400)).to.equal(
       'Request decode failed: NodeChecks must be an array of strings',

@@ -9,9 +9,11 @@ import { InvalidArgumentError } from '../../../core/index.ts';
 import { deregister, register, sameRecord } from '../../../core/src/catalog/catalog-writer.ts';
 import { withoutIndexes } from '../../../core/src/catalog/codec.ts';
 import { readCatalog } from '../../../core/src/catalog/snapshot.ts';
+import type { CatalogSnapshot } from '../../../core/src/catalog/snapshot.ts';
 import { CONSUL_API_SOURCE } from '../../../core/src/catalog/types.ts';
-import type { Registration } from '../../../core/src/catalog/types.ts';
+import type { HealthCheck, Registration, Stored } from '../../../core/src/catalog/types.ts';
 import { requireAccess } from '../acl/authorizer.ts';
+import type { Authorizer } from '../acl/authorizer.ts';
 import { stateOf } from '../http/api-context.ts';
 import type { ApiDeps } from '../http/api-context.ts';
 import { readJsonBody } from '../http/body.ts';
@@ -54,6 +56,10 @@ async function vetRegistration(ctx: Context, deps: ApiDeps, reg: Registration): 
     if (replaced !== undefined) requireAccess(authz, 'service', replaced.service, 'write');
   }
   for (const check of reg.checks ?? []) {
+    // Overwriting a stored check needs write on what owns it now, or a service-scoped
+    // token could re-home a node check onto its own service and then remove it.
+    const current = catalog.check(reg.node.name, check.checkId);
+    if (current !== undefined) requireCheckOwnerWrite(authz, catalog, current);
     if (check.serviceId === '') {
       requireAccess(authz, 'node', reg.node.name, 'write');
     } else if (check.serviceId !== reg.service?.id) {
@@ -61,6 +67,20 @@ async function vetRegistration(ctx: Context, deps: ApiDeps, reg: Registration): 
       if (other !== undefined) requireAccess(authz, 'service', other.service, 'write');
     }
   }
+}
+
+/** Write on a stored check's owner: its node for a node check, else its service. */
+function requireCheckOwnerWrite(
+  authz: Authorizer,
+  catalog: CatalogSnapshot,
+  check: Stored<HealthCheck>,
+): void {
+  if (check.serviceId === '') {
+    requireAccess(authz, 'node', check.node, 'write');
+    return;
+  }
+  const owner = catalog.instance(check.node, check.serviceId);
+  requireAccess(authz, 'service', owner?.service ?? check.serviceName, 'write');
 }
 
 export function catalogRoutes(router: Router, deps: ApiDeps): void {
@@ -84,9 +104,8 @@ export function catalogRoutes(router: Router, deps: ApiDeps): void {
         dereg.checkId === undefined ? undefined : catalog.check(dereg.node, dereg.checkId);
       if (instance !== undefined) {
         requireAccess(authz, 'service', instance.service, 'write');
-      } else if (dereg.serviceId === undefined && check !== undefined && check.serviceId !== '') {
-        const owner = catalog.instance(check.node, check.serviceId);
-        requireAccess(authz, 'service', owner?.service ?? check.serviceName, 'write');
+      } else if (dereg.serviceId === undefined && check !== undefined) {
+        requireCheckOwnerWrite(authz, catalog, check);
       } else {
         requireAccess(authz, 'node', dereg.node, 'write');
       }

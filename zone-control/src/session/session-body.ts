@@ -7,6 +7,7 @@
 import { InvalidArgumentError } from '../../../core/index.ts';
 import { formatGoDurationNs, parseGoDurationNs } from '../http/go-duration.ts';
 import type { ServiceCheckRef, SessionBehavior, SessionRecord } from './session-record.ts';
+import { MAX_LOCK_DELAY_MS } from './lock-delay.ts';
 
 /** Consul's default lock-delay. */
 export const DEFAULT_LOCK_DELAY_NS = 15e9;
@@ -80,7 +81,11 @@ function lockDelayNs(fields: Map<string, unknown>): number {
   } else {
     throw decodeFailed('LockDelay must be a duration string or a number', 'LockDelay');
   }
-  return ns < LOCK_DELAY_MIN_THRESHOLD ? ns * 1e9 : ns;
+  if (ns < 0) throw decodeFailed('LockDelay must not be negative', 'LockDelay');
+  const delayNs = ns < LOCK_DELAY_MIN_THRESHOLD ? ns * 1e9 : ns;
+  // Consul caps lock-delay at 60 s; storing the cap keeps every stored value a valid Go
+  // time.Duration, so Go clients can decode any session list.
+  return Math.min(delayNs, MAX_LOCK_DELAY_MS * 1e6);
 }
 
 function behavior(fields: Map<string, unknown>): SessionBehavior {
