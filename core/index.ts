@@ -35,3 +35,4 @@ export * from './src/catalog/codec.ts';
 export * from './src/catalog/catalog-writer.ts';
 export * from './src/catalog/snapshot.ts';
 export { aggregateHealth } from './src/catalog/health.ts';
+export * from './src/ca/index.ts';

@@ -1,0 +1,121 @@
+/**
+ * SPIFFE IDs for Causeway identities, carried as the only URI SAN of every leaf.
+ *
+ * - workloads: `spiffe://<trust-domain>/zone/<zone>/ns/<namespace>/svc/<service>`
+ * - gateways: `spiffe://<trust-domain>/zone/<zone>/gateway/<name>`
+ * - zone control planes: `spiffe://<trust-domain>/zone/<zone>/control`
+ *
+ * The zone is always the first path element so one prefix (`…/zone/<zone>/`) covers
+ * everything a zone's intermediate CA may sign. See https://spiffe.io/docs/latest/spiffe-about/spiffe-concepts/
+ */
+import { InvalidArgumentError } from '../errors.ts';
+
+export type SpiffeId =
+  | { kind: 'workload'; trustDomain: string; zone: string; namespace: string; service: string }
+  | { kind: 'gateway'; trustDomain: string; zone: string; name: string }
+  | { kind: 'control'; trustDomain: string; zone: string };
+
+// SPIFFE allows [a-z0-9._-] in a trust domain; we keep names to DNS labels so the same
+// strings work as Kubernetes names and in metrics labels.
+const trustDomainPattern =
+  /^(?=.{1,255}$)[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$/;
+const namePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** @throws InvalidArgumentError naming `field` unless `value` is a valid trust domain. */
+export function validateTrustDomain(value: unknown, field = 'trustDomain'): string {
+  if (typeof value !== 'string' || !trustDomainPattern.test(value)) {
+    throw new InvalidArgumentError(
+      `${field} must be a lowercase trust domain like "mesh.example" (got ${JSON.stringify(value)})`,
+      field,
+    );
+  }
+  return value;
+}
+
+/** @throws InvalidArgumentError naming `field` unless `value` is a lowercase DNS label. */
+export function validateSpiffeSegment(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !namePattern.test(value)) {
+    throw new InvalidArgumentError(
+      `${field} must be a lowercase DNS label of 1-63 letters, digits and inner hyphens (got ${JSON.stringify(value)})`,
+      field,
+    );
+  }
+  return value;
+}
+
+/** Render a SPIFFE ID after validating every part. */
+export function formatSpiffeId(id: SpiffeId): string {
+  const base = `${zonePrefix(id.trustDomain, id.zone)}`;
+  switch (id.kind) {
+    case 'workload':
+      return `${base}ns/${validateSpiffeSegment(id.namespace, 'namespace')}/svc/${validateSpiffeSegment(id.service, 'service')}`;
+    case 'gateway':
+      return `${base}gateway/${validateSpiffeSegment(id.name, 'name')}`;
+    case 'control':
+      return `${base}control`;
+    default: {
+      const kind = (id as { kind: unknown }).kind;
+      throw new InvalidArgumentError(`unknown SPIFFE ID kind ${JSON.stringify(kind)}`, 'kind');
+    }
+  }
+}
+
+/** `spiffe://<td>/zone/<zone>/`: the prefix of every identity in a zone. */
+export function zonePrefix(trustDomain: string, zone: string): string {
+  return `spiffe://${validateTrustDomain(trustDomain)}/zone/${validateSpiffeSegment(zone, 'zone')}/`;
+}
+
+/**
+ * Parse a SPIFFE ID into its typed parts.
+ *
+ * @param field - the input the value came from, named in the error.
+ * @throws InvalidArgumentError naming `field` (or the bad part) when malformed.
+ */
+export function parseSpiffeId(value: unknown, field = 'spiffeId'): SpiffeId {
+  if (typeof value !== 'string') {
+    throw new InvalidArgumentError(`${field} must be a string`, field);
+  }
+  const match = /^spiffe:\/\/([^/]+)\/zone\/([^/]+)\/(.+)$/.exec(value);
+  if (!match) {
+    throw new InvalidArgumentError(
+      `${field} must look like spiffe://<trust-domain>/zone/<zone>/… (got ${JSON.stringify(value)})`,
+      field,
+    );
+  }
+  const [, td = '', zoneName = '', rest = ''] = match;
+  const trustDomain = validateTrustDomain(td, `${field}.trustDomain`);
+  const zone = validateSpiffeSegment(zoneName, `${field}.zone`);
+  const parts = rest.split('/');
+  if (parts.length === 1 && parts[0] === 'control') return { kind: 'control', trustDomain, zone };
+  if (parts.length === 2 && parts[0] === 'gateway') {
+    return {
+      kind: 'gateway',
+      trustDomain,
+      zone,
+      name: validateSpiffeSegment(parts[1], `${field}.name`),
+    };
+  }
+  if (parts.length === 4 && parts[0] === 'ns' && parts[2] === 'svc') {
+    return {
+      kind: 'workload',
+      trustDomain,
+      zone,
+      namespace: validateSpiffeSegment(parts[1], `${field}.namespace`),
+      service: validateSpiffeSegment(parts[3], `${field}.service`),
+    };
+  }
+  throw new InvalidArgumentError(
+    `${field} path must be /zone/<zone>/ns/<namespace>/svc/<service>, /zone/<zone>/gateway/<name> or /zone/<zone>/control (got ${JSON.stringify(value)})`,
+    field,
+  );
+}
+
+/** True when `value` parses as a Causeway SPIFFE ID. */
+export function isSpiffeId(value: unknown): value is string {
+  try {
+    parseSpiffeId(value);
+    return true;
+  } catch {
+    return false;
+  }
+}

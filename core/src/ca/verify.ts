@@ -1,0 +1,159 @@
+/**
+ * Verifying SPIFFE identities in certificate chains.
+ *
+ * Node's `tls` checks signatures, dates and (through OpenSSL) our trust-domain name
+ * constraint, but its hostname check ignores URI SANs and OpenSSL cannot express a
+ * per-zone URI path constraint. These helpers close both gaps: {@link verifyLeafChain}
+ * for chains received out of band (CSR flows, APIs), {@link spiffeServerIdentityCheck}
+ * for `tls.connect`.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import { InvalidArgumentError, PermissionDeniedError } from '../errors.ts';
+import type { SpiffeId } from './spiffe.ts';
+import { parseSpiffeId } from './spiffe.ts';
+
+export interface VerifyOptions {
+  /** @default new Date() */
+  now?: Date;
+}
+
+export interface VerifiedLeaf {
+  spiffeId: string;
+  id: SpiffeId;
+  /** The root in the bundle that anchors the chain. */
+  root: X509Certificate;
+}
+
+/**
+ * Verify `leaf ← intermediate ← root` where the root is one of `trustBundle`: signatures,
+ * issuer/subject linkage, validity at `now`, CA flags, the leaf's single SPIFFE URI SAN,
+ * and that it lies inside the intermediate's zone (`OU=zone/<zone>`, same trust domain).
+ *
+ * @param chainPem - the leaf first, then its intermediate (a PEM bundle or a list).
+ * @returns the leaf's SPIFFE ID.
+ * @throws PermissionDeniedError when the chain is not trusted or the identity is not
+ *   permitted; InvalidArgumentError when the input cannot be parsed.
+ */
+export function verifyLeafChain(
+  chainPem: string | readonly string[],
+  trustBundle: readonly string[],
+  options: VerifyOptions = {},
+): VerifiedLeaf {
+  const now = options.now ?? new Date();
+  const chain = (typeof chainPem === 'string' ? splitPem(chainPem) : chainPem).map((p) =>
+    parseCertificate(p, 'chain'),
+  );
+  const [leaf, intermediate] = chain;
+  if (!leaf || !intermediate || chain.length !== 2) {
+    throw new InvalidArgumentError(
+      `chain must be the leaf then its intermediate (got ${chain.length} certificates)`,
+      'chain',
+    );
+  }
+  const roots = trustBundle.flatMap(splitPem).map((p) => parseCertificate(p, 'trustBundle'));
+
+  if (leaf.ca) throw denied('the leaf is a CA certificate');
+  if (!intermediate.ca) throw denied('the intermediate is not a CA certificate');
+  // `a.checkIssued(b)` asks "was a issued by b?" (subject/issuer names and key ids).
+  if (!leaf.checkIssued(intermediate) || !leaf.verify(intermediate.publicKey)) {
+    throw denied('the leaf was not signed by the intermediate');
+  }
+  const root = roots.find(
+    (r) => r.ca && intermediate.checkIssued(r) && intermediate.verify(r.publicKey),
+  );
+  if (!root) throw denied('the intermediate was not signed by any root in the trust bundle');
+  for (const [what, cert] of [
+    ['leaf', leaf],
+    ['intermediate', intermediate],
+    ['root', root],
+  ] as const) {
+    if (now < new Date(cert.validFrom))
+      throw denied(`the ${what} is not valid before ${cert.validFrom}`);
+    if (now > new Date(cert.validTo)) throw denied(`the ${what} expired at ${cert.validTo}`);
+  }
+
+  const spiffeId = singleUriSan(leaf.subjectAltName);
+  let id: SpiffeId;
+  try {
+    id = parseSpiffeId(spiffeId, 'leaf.subjectAltName');
+  } catch (err) {
+    throw denied(`the leaf identity is not a Causeway SPIFFE ID: ${(err as Error).message}`);
+  }
+  const scope = subjectFields(intermediate.subject);
+  if (scope.get('O') !== id.trustDomain || scope.get('OU') !== `zone/${id.zone}`) {
+    throw denied(
+      `${spiffeId} is outside the intermediate's scope (O=${scope.get('O')}, OU=${scope.get('OU')})`,
+    );
+  }
+  return { spiffeId, id, root };
+}
+
+/** The SPIFFE ID of a TLS peer: its only URI SAN, or undefined. */
+export function peerSpiffeId(
+  cert: Pick<PeerCertificate, 'subjectaltname'> | undefined,
+): string | undefined {
+  try {
+    return singleUriSan(cert?.subjectaltname);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A `checkServerIdentity` for `tls.connect` that accepts the server only if its URI SAN
+ * is one of `expected` (Node's default check looks at DNS names and ignores URIs).
+ */
+export function spiffeServerIdentityCheck(
+  expected: string | readonly string[],
+): (hostname: string, cert: PeerCertificate) => Error | undefined {
+  const allowed = new Set(typeof expected === 'string' ? [expected] : expected);
+  return (_hostname, cert) => {
+    const actual = peerSpiffeId(cert);
+    if (actual !== undefined && allowed.has(actual)) return undefined;
+    const err = new PermissionDeniedError(
+      `peer identity ${actual ?? '(none)'} is not ${[...allowed].join(' or ')}`,
+    );
+    return err;
+  };
+}
+
+function singleUriSan(subjectAltName: string | undefined): string {
+  // Node renders SANs as `URI:spiffe://…, DNS:…`; SPIFFE IDs contain no ", ".
+  const names = (subjectAltName ?? '').split(', ').filter((n) => n !== '');
+  const uris = names.filter((n) => n.startsWith('URI:')).map((n) => n.slice(4));
+  if (uris.length !== 1 || names.length !== 1) {
+    throw denied(
+      `the leaf must have exactly one SAN, a SPIFFE URI (got ${JSON.stringify(subjectAltName ?? '')})`,
+    );
+  }
+  return uris[0] as string;
+}
+
+function subjectFields(subject: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of subject.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return fields;
+}
+
+function splitPem(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+function parseCertificate(pem: string, field: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `${field}: not a PEM certificate (${(err as Error).message})`,
+      field,
+    );
+  }
+}
+
+function denied(why: string): PermissionDeniedError {
+  return new PermissionDeniedError(`certificate chain refused: ${why}`);
+}
