@@ -96,7 +96,6 @@ export function decodeCheck(entry: Entry): Stored<HealthCheck> {
 export function withoutIndexes<T extends object>(
   record: T,
 ): Omit<T, 'createIndex' | 'modifyIndex'> {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { createIndex, modifyIndex, ...rest } = record as T & {
     createIndex?: number;
     modifyIndex?: number;

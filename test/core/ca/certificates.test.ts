@@ -14,12 +14,10 @@ import type { IssuerCa } from '../../../core/src/ca/index.ts';
 import { InvalidArgumentError, PermissionDeniedError } from '../../../core/src/errors.ts';
 import type { Keys } from './fixtures.ts';
 import {
+  eastChain,
   TD,
-  makeIntermediate,
   makeLeaf,
-  makeRoot,
   opensslVerify,
-  testKeys,
   workloadId,
 } from './fixtures.ts';
 
@@ -31,10 +29,7 @@ describe('ca/certificates', function () {
   const api = workloadId('east', 'api');
 
   before(async function () {
-    keys = await testKeys();
-    root = makeRoot(keys.root);
-    east = makeIntermediate(root, 'east', keys.east);
-    leaf = makeLeaf(east, api, keys.leafA);
+    ({ keys, root, east, leaf } = await eastChain());
   });
 
   it('creates a self-signed 10-year root CA with SKI = AKI', function () {

@@ -127,6 +127,23 @@ export function rogueLeaf(issuer: IssuerCa, spiffeId: string, keyPair: KeyPair):
   return forge.pki.certificateToPem(cert);
 }
 
+/** The chain most tests start from: root → intermediate(east) → leaf for east/api. */
+export interface EastChain {
+  keys: Keys;
+  root: IssuerCa;
+  east: IssuerCa;
+  api: string;
+  leaf: string;
+}
+
+export async function eastChain(): Promise<EastChain> {
+  const keys = await testKeys();
+  const root = makeRoot(keys.root);
+  const east = makeIntermediate(root, 'east', keys.east);
+  const api = workloadId('east', 'api');
+  return { keys, root, east, api, leaf: makeLeaf(east, api, keys.leafA) };
+}
+
 export interface OpensslResult {
   ok: boolean;
   output: string;

@@ -9,12 +9,12 @@ import type { IssuerCa } from '../../../core/src/ca/index.ts';
 import { PermissionDeniedError } from '../../../core/src/errors.ts';
 import type { Keys } from './fixtures.ts';
 import {
+  eastChain,
   makeIntermediate,
   makeLeaf,
   makeRoot,
   opensslVerify,
   rogueLeaf,
-  testKeys,
   workloadId,
 } from './fixtures.ts';
 
@@ -26,10 +26,7 @@ describe('ca/verify', function () {
   const api = workloadId('east', 'api');
 
   before(async function () {
-    keys = await testKeys();
-    root = makeRoot(keys.root);
-    east = makeIntermediate(root, 'east', keys.east);
-    leaf = makeLeaf(east, api, keys.leafA);
+    ({ keys, root, east, leaf } = await eastChain());
   });
 
   it('returns the SPIFFE ID of a trusted chain, given as a list or one PEM bundle', function () {

@@ -62,28 +62,14 @@ export function tokenShape(
   };
 }
 
-/** A token as `GET /v1/acl/tokens` lists it (`Policies` is `null` rather than absent). */
+/** A token as `GET /v1/acl/tokens` lists it: no `Rules`, and `Policies` null rather than absent. */
 export function tokenStub(
   stored: Stored<TokenRecord>,
   policies: PolicyIndex,
   secretId: string,
 ): Record<string, unknown> {
-  const t = stored.record;
-  const links = policyLinks(t, policies);
-  return {
-    AccessorID: t.accessorId,
-    SecretID: secretId,
-    Description: t.description,
-    Policies: links.length > 0 ? links : null,
-    ...(t.serviceIdentities.length > 0 ? { ServiceIdentities: t.serviceIdentities } : {}),
-    ...(t.nodeIdentities.length > 0 ? { NodeIdentities: t.nodeIdentities } : {}),
-    Local: t.local,
-    ...(t.expirationTime !== undefined ? { ExpirationTime: t.expirationTime } : {}),
-    CreateTime: t.createTime,
-    Hash: tokenHash(t),
-    CreateIndex: stored.createIndex,
-    ModifyIndex: stored.modifyIndex,
-  };
+  const { Rules: _rules, Policies, ...rest } = tokenShape(stored, policies, secretId);
+  return { ...rest, Policies: Policies ?? null };
 }
 
 export function policyHash(p: PolicyRecord): string {
