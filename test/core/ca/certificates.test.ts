@@ -13,13 +13,7 @@ import {
 import type { IssuerCa } from '../../../core/src/ca/index.ts';
 import { InvalidArgumentError, PermissionDeniedError } from '../../../core/src/errors.ts';
 import type { Keys } from './fixtures.ts';
-import {
-  eastChain,
-  TD,
-  makeLeaf,
-  opensslVerify,
-  workloadId,
-} from './fixtures.ts';
+import { eastChain, TD, makeLeaf, opensslVerify, workloadId } from './fixtures.ts';
 
 describe('ca/certificates', function () {
   let keys: Keys;
