@@ -5,13 +5,15 @@
  * constraint, but its hostname check ignores URI SANs and OpenSSL cannot express a
  * per-zone URI path constraint. These helpers close both gaps: {@link verifyLeafChain}
  * for chains received out of band (CSR flows, APIs), {@link spiffeServerIdentityCheck}
- * for `tls.connect`.
+ * for `tls.connect`. Everything here goes through `X509Certificate` and OpenSSL, so RSA and
+ * ECDSA chains, and mixes of the two, verify alike.
  */
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { InvalidArgumentError, PermissionDeniedError } from '../errors.ts';
 import type { SpiffeId } from './spiffe.ts';
 import { parseSpiffeId } from './spiffe.ts';
+import { subjectFields } from './x509.ts';
 
 export interface VerifyOptions {
   /** @default new Date() */
@@ -130,20 +132,12 @@ function singleUriSan(subjectAltName: string | undefined): string {
   return uris[0] as string;
 }
 
-function subjectFields(subject: string): Map<string, string> {
-  const fields = new Map<string, string>();
-  for (const line of subject.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  return fields;
-}
-
 function splitPem(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
-function parseCertificate(pem: string, field: string): X509Certificate {
+/** Parse a PEM certificate; InvalidArgumentError naming `field` when it is not one. */
+export function parseCertificate(pem: string, field: string): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch (err) {

@@ -1,18 +1,31 @@
 /**
  * Shared CA material for the CA tests: keys are generated once per process (RSA-2048
- * costs ~230 ms each) and reused by every test file.
+ * costs ~230 ms each) and reused by every test file. Most tests use the default key type,
+ * ECDSA P-256; the `rsa*` keys cover RSA and mixed chains.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPair as generateNodeKeyPair } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import forge from 'node-forge';
+import { promisify } from 'node:util';
+import { derToPem, signTbs } from '../../../core/src/ca/signing.ts';
+import {
+  authorityKeyIdentifierExtension,
+  fromDerBuffer,
+  issuerParts,
+  nameAsn1,
+  signatureAlgorithm,
+  spkiDerOf,
+  subjectPublicKey,
+  tbsCertificate,
+} from '../../../core/src/ca/x509.ts';
 import {
   createCsr,
   createRootCertificate,
   formatSpiffeId,
   generateKeyPair,
+  randomSerial,
   signIntermediateCertificate,
   signLeafCertificate,
 } from '../../../core/src/ca/index.ts';
@@ -27,23 +40,38 @@ export interface Keys {
   west: KeyPair;
   leafA: KeyPair;
   leafB: KeyPair;
+  /** RSA-2048. */
+  rsaRoot: KeyPair;
+  rsaEast: KeyPair;
+  rsaLeaf: KeyPair;
+  /** RSA-1024, below the minimum. */
   weak: KeyPair;
+  /** EC on P-384, a curve the CA does not accept. */
+  p384: KeyPair;
 }
 
 let keys: Promise<Keys> | undefined;
 
 export function testKeys(): Promise<Keys> {
+  const rsa = () => generateKeyPair({ type: 'rsa', bits: 2048 });
   keys ??= (async () => {
-    const [root, otherRoot, east, west, leafA, leafB, weak] = await Promise.all([
-      generateKeyPair(),
-      generateKeyPair(),
-      generateKeyPair(),
-      generateKeyPair(),
-      generateKeyPair(),
-      generateKeyPair(),
-      generateKeyPair({ type: 'rsa', bits: 1024 }),
+    const ec = () => generateKeyPair();
+    const [root, otherRoot, east, west, leafA, leafB] = await Promise.all([
+      ec(),
+      ec(),
+      ec(),
+      ec(),
+      ec(),
+      ec(),
     ]);
-    return { root, otherRoot, east, west, leafA, leafB, weak };
+    const [rsaRoot, rsaEast, rsaLeaf, weak, p384] = await Promise.all([
+      rsa(),
+      rsa(),
+      rsa(),
+      generateKeyPair({ type: 'rsa', bits: 1024 }),
+      promisify(generateNodeKeyPair)('ec', { namedCurve: 'secp384r1' }),
+    ]);
+    return { root, otherRoot, east, west, leafA, leafB, rsaRoot, rsaEast, rsaLeaf, weak, p384 };
   })();
   return keys;
 }
@@ -96,35 +124,31 @@ export function makeLeaf(
 }
 
 /**
- * A leaf signed with forge directly, bypassing `signLeafCertificate`'s zone check: what a
+ * A leaf built and signed directly, bypassing `signLeafCertificate`'s zone check: what a
  * compromised zone could mint with its intermediate key.
  */
 export function rogueLeaf(issuer: IssuerCa, spiffeId: string, keyPair: KeyPair): string {
-  const issuerCert = forge.pki.certificateFromPem(issuer.certificatePem);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(
-    keyPair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  );
-  cert.serialNumber = '01' + randomBytes(16).toString('hex');
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 3_600_000);
-  cert.setSubject([{ name: 'organizationName', value: TD }]);
-  cert.setIssuer(issuerCert.subject.attributes);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-    { name: 'subjectAltName', altNames: [{ type: 6, value: spiffeId }] },
-    {
-      name: 'authorityKeyIdentifier',
-      keyIdentifier: issuerCert.generateSubjectKeyIdentifier().getBytes(),
-    },
-  ]);
-  const key = forge.pki.privateKeyFromPem(
-    issuer.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-  );
-  cert.sign(key, forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  const issuerCert = new X509Certificate(issuer.certificatePem);
+  const { subjectDer, keyId } = issuerParts(issuerCert.raw);
+  const tbs = tbsCertificate({
+    serialHex: randomSerial(),
+    signatureAlgorithm: signatureAlgorithm(
+      issuer.privateKey.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec',
+    ),
+    issuer: fromDerBuffer(subjectDer),
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 3_600_000),
+    subject: nameAsn1([{ name: 'organizationName', value: TD }]),
+    subjectPublicKeyInfo: subjectPublicKey(spkiDerOf(keyPair.publicKey)).spki,
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 6, value: spiffeId }] },
+      authorityKeyIdentifierExtension(keyId),
+    ],
+  });
+  return derToPem(signTbs(tbs, issuer.privateKey), 'CERTIFICATE');
 }
 
 /** The chain most tests start from: root → intermediate(east) → leaf for east/api. */

@@ -7,7 +7,7 @@ import {
   privateKeyToPem,
   spiffeServerIdentityCheck,
 } from '../../../core/src/ca/index.ts';
-import type { IssuerCa } from '../../../core/src/ca/index.ts';
+import type { IssuerCa, KeyPair } from '../../../core/src/ca/index.ts';
 import type { Keys } from './fixtures.ts';
 import { makeIntermediate, makeLeaf, makeRoot, testKeys, workloadId } from './fixtures.ts';
 
@@ -19,6 +19,8 @@ describe('ca mutual TLS (integration: real node:tls server)', function () {
   const serverId = workloadId('east', 'api');
   const clientId = workloadId('west', 'web');
   const seenByServer: (string | undefined)[] = [];
+  /** NIST curve of each client certificate key the server accepted (undefined for RSA). */
+  const curvesSeenByServer: (string | undefined)[] = [];
 
   before(async function () {
     keys = await testKeys();
@@ -33,7 +35,9 @@ describe('ca mutual TLS (integration: real node:tls server)', function () {
         rejectUnauthorized: true,
       },
       (socket) => {
-        seenByServer.push(socket.getPeerCertificate().subjectaltname);
+        const peer = socket.getPeerCertificate();
+        seenByServer.push(peer.subjectaltname);
+        curvesSeenByServer.push(peer.nistCurve);
         socket.end('hello');
       },
     );
@@ -48,7 +52,7 @@ describe('ca mutual TLS (integration: real node:tls server)', function () {
 
   function connect(
     options: tls.ConnectionOptions,
-  ): Promise<{ peer: string | undefined; data: string }> {
+  ): Promise<{ peer: string | undefined; peerCurve?: string; data: string }> {
     return new Promise((resolve, reject) => {
       const socket = tls.connect({
         host: '127.0.0.1',
@@ -58,33 +62,45 @@ describe('ca mutual TLS (integration: real node:tls server)', function () {
       });
       let data = '';
       let peer: string | undefined;
+      let peerCurve: string | undefined;
       socket.setEncoding('utf8');
       socket.on('secureConnect', () => {
-        peer = socket.getPeerCertificate().subjectaltname;
+        ({ subjectaltname: peer, nistCurve: peerCurve } = socket.getPeerCertificate());
       });
       socket.on('data', (chunk: string) => (data += chunk));
       // Under TLS 1.3 a refused client still sees secureConnect: only data counts.
-      socket.on('end', () => resolve({ peer, data }));
+      socket.on('end', () => resolve({ peer, peerCurve, data }));
       socket.on('error', reject);
     });
   }
 
-  function westClient(): tls.ConnectionOptions {
+  function westClient(leafKey: KeyPair = keys.leafB): tls.ConnectionOptions {
     const west = makeIntermediate(root, 'west', keys.west);
     return {
-      key: privateKeyToPem(keys.leafB.privateKey),
-      cert: makeLeaf(west, clientId, keys.leafB) + west.certificatePem,
+      key: privateKeyToPem(leafKey.privateKey),
+      cert: makeLeaf(west, clientId, leafKey) + west.certificatePem,
     };
   }
 
-  it('connects leaves from zones east and west; each side sees the other SPIFFE ID', async function () {
+  it('connects EC P-256 leaves from zones east and west; each side sees the other SPIFFE ID', async function () {
     const result = await connect({
       ...westClient(),
       checkServerIdentity: spiffeServerIdentityCheck(serverId),
     });
-    expect(result).to.deep.equal({ peer: `URI:${serverId}`, data: 'hello' });
+    expect(result).to.deep.equal({ peer: `URI:${serverId}`, peerCurve: 'P-256', data: 'hello' });
     expect(seenByServer.at(-1)).to.equal(`URI:${clientId}`);
+    expect(curvesSeenByServer.at(-1)).to.equal('P-256');
     expect(peerSpiffeId({ subjectaltname: result.peer ?? '' })).to.equal(serverId);
+  });
+
+  it('connects an RSA client leaf under an EC intermediate to an EC server', async function () {
+    const result = await connect({
+      ...westClient(keys.rsaLeaf),
+      checkServerIdentity: spiffeServerIdentityCheck(serverId),
+    });
+    expect(result).to.deep.equal({ peer: `URI:${serverId}`, peerCurve: 'P-256', data: 'hello' });
+    expect(seenByServer.at(-1)).to.equal(`URI:${clientId}`);
+    expect(curvesSeenByServer.at(-1)).to.equal(undefined); // an RSA key has no curve
   });
 
   it('refuses a server whose SPIFFE ID is not the expected one', async function () {
