@@ -6,6 +6,7 @@ export * from './src/errors.ts';
 export * from './src/options/index.ts';
 export * from './src/logging.ts';
 export * from './src/lifecycle.ts';
+export { TokenBucket } from './src/token-bucket.ts';
 
 export type * from './src/store/types.ts';
 export { MAX_KEY_BYTES, MAX_TXN_OPS, MAX_VALUE_BYTES } from './src/store/types.ts';

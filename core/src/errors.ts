@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'CW_ERR_TIMEOUT'
   | 'CW_ERR_PERMISSION_DENIED'
   | 'CW_ERR_METHOD_NOT_ALLOWED'
+  | 'CW_ERR_RATE_LIMITED'
   | 'CW_ERR_INTERNAL';
 
 export interface CausewayErrorOptions {
@@ -157,6 +158,20 @@ export class MethodNotAllowedError extends CausewayError {
   }
 }
 
+/** Too many requests of one kind (e.g. CSR signing); retry after `retryAfterMs`. */
+export class RateLimitedError extends CausewayError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super('CW_ERR_RATE_LIMITED', message);
+  }
+
+  override isRetryable(): boolean {
+    return true;
+  }
+}
+
 export function isCausewayError(err: unknown): err is CausewayError {
   return err instanceof CausewayError;
 }
@@ -188,6 +203,7 @@ const statusByCode: Record<ErrorCode, number> = {
   CW_ERR_TIMEOUT: 504,
   CW_ERR_PERMISSION_DENIED: 403,
   CW_ERR_METHOD_NOT_ALLOWED: 405,
+  CW_ERR_RATE_LIMITED: 429,
   CW_ERR_INTERNAL: 500,
 };
 

@@ -5,3 +5,10 @@ export * from './csr.ts';
 export * from './certificates.ts';
 export * from './verify.ts';
 export { derToPem } from './signing.ts';
+// The CA as a service: persisted state, sealed keys, rotation, revocation, renewal.
+export * from './ca-state.ts';
+export * from './authority.ts';
+export * from './key-sealing.ts';
+export * from './revocation.ts';
+export * from './renewal.ts';
+export * from './cross-sign.ts';
