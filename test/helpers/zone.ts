@@ -11,6 +11,9 @@ import type { Zone, ZoneOptions } from '../../zone-control/index.ts';
 import { startRedis } from './redis-server.ts';
 import type { RedisServer } from './redis-server.ts';
 
+/** A fixed CA sealing key for zones on Redis (32 bytes, base64). */
+export const TEST_CA_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+
 export interface TestZone {
   zone: Zone;
   /** `http://127.0.0.1:<port>` */
@@ -29,7 +32,15 @@ export async function startZone(
   logger: Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
 ): Promise<TestZone> {
   const zone = await createZone(
-    { name: 'test', dev: true, httpAddr: '127.0.0.1:0', xdsAddr: '127.0.0.1:0', ...options },
+    {
+      name: 'test',
+      dev: true,
+      httpAddr: '127.0.0.1:0',
+      xdsAddr: '127.0.0.1:0',
+      // A shared store needs an explicit key to seal the CA's keys with.
+      caEncryptionKey: /^redis/.test(options.store ?? '') ? TEST_CA_ENCRYPTION_KEY : undefined,
+      ...options,
+    },
     logger,
   );
   const ac = new AbortController();
@@ -40,7 +51,13 @@ export async function startZone(
     drainTimeoutMs: 5000,
   });
   running.catch(() => undefined);
-  await zone.http.ready();
+  // A component that fails at start (a bad CA key, say) ends the run before the API serves.
+  await Promise.race([
+    zone.http.ready(),
+    running.then(() => {
+      throw new Error('the zone stopped before its HTTP API was ready');
+    }),
+  ]);
   const { port } = zone.http.address();
   return {
     zone,

@@ -3,7 +3,7 @@
  * environment, which wins over defaults.
  */
 import { Command } from 'commander';
-import { ConfigError, mergeOptions, readEnvOptions } from '../../core/index.ts';
+import { ConfigError, mergeOptions, parseEnum, readEnvOptions } from '../../core/index.ts';
 import type { Env } from '../../core/index.ts';
 import { parseAclBootstrap } from './options.ts';
 import type { ZoneOptions } from './options.ts';
@@ -17,6 +17,15 @@ const envSpec = {
   dev: 'boolean',
   bootstrapToken: 'string',
   aclBootstrap: parseAclBootstrap,
+  trustDomain: 'string',
+  caKeyType: (value: unknown, field: string) => parseEnum(value, field, ['ec', 'rsa'] as const),
+  caCertFile: 'string',
+  caKeyFile: 'string',
+  caEncryptionKey: 'string',
+  caEncryptionKeyFile: 'string',
+  leafTtl: 'duration',
+  caSignRate: 'integer',
+  caParticipantTtl: 'duration',
 } as const;
 
 export function parseZoneFlags(args: readonly string[], env: Env): ZoneOptions {
@@ -33,7 +42,21 @@ export function parseZoneFlags(args: readonly string[], env: Env): ZoneOptions {
       '--acl-bootstrap <mode>',
       'without --bootstrap-token: generate (default; logged once) or api (PUT /v1/acl/bootstrap)',
     )
-    .option('--dev', 'local development: ACLs off');
+    .option('--dev', 'local development: ACLs off')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain (default causeway.mesh)')
+    .option('--ca-key-type <type>', 'generated CA keys: ec (P-256, default) or rsa (2048)')
+    .option('--ca-cert-file <file>', 'provided root CA certificate (PEM), used at first start')
+    .option('--ca-key-file <file>', 'provided root CA private key (PEM)')
+    .option(
+      '--ca-encryption-key-file <file>',
+      'key sealing CA keys at rest (32 bytes base64/hex; or env CAUSEWAY_CA_ENCRYPTION_KEY)',
+    )
+    .option('--leaf-ttl <duration>', 'leaf certificate lifetime (default 24h)')
+    .option('--ca-sign-rate <n>', 'CSR signings per second (default 500)')
+    .option(
+      '--ca-participant-ttl <duration>',
+      'participants silent this long stop holding a root rotation (default 15m)',
+    );
   try {
     cmd.parse([...args], { from: 'user' });
   } catch (err) {

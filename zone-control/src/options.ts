@@ -2,7 +2,13 @@
  * Zone control plane options: `ZoneOptions` (what flags, env and files may set) →
  * `resolveZoneOptions()` → `ResolvedZoneOptions` (every field set, durations in ms).
  */
-import { ConfigError } from '../../core/index.ts';
+import {
+  ConfigError,
+  parseDuration,
+  parseEnum,
+  parseInteger,
+  validateTrustDomain,
+} from '../../core/index.ts';
 import { parseAddr } from '../../core/index.ts';
 import type { HostPort } from '../../core/index.ts';
 
@@ -32,6 +38,24 @@ export interface ZoneOptions {
    * without `initial_management`. @default "generate"
    */
   aclBootstrap?: 'generate' | 'api';
+  /** The SPIFFE trust domain of this zone's identities. @default "causeway.mesh" */
+  trustDomain?: string;
+  /** Key type of generated CA keys and of leaves issued for Consul clients. @default "ec" */
+  caKeyType?: 'ec' | 'rsa';
+  /** A provided root CA (PEM certificate file), used at the CA's first start. */
+  caCertFile?: string;
+  /** The provided root's private key (PEM file). */
+  caKeyFile?: string;
+  /** Seals CA keys at rest: 32 bytes, base64 or hex. Env only (`CAUSEWAY_CA_ENCRYPTION_KEY`). */
+  caEncryptionKey?: string;
+  /** A file holding that key. */
+  caEncryptionKeyFile?: string;
+  /** Leaf lifetime: a duration ("24h") or ms. @default 24h */
+  leafTtl?: string | number;
+  /** CSR signings per second, zone-wide per process. @default 500 */
+  caSignRate?: number | string;
+  /** Bundle participants silent for this long stop holding a rotation. @default 15m */
+  caParticipantTtl?: string | number;
 }
 
 export interface ResolvedZoneOptions {
@@ -44,6 +68,15 @@ export interface ResolvedZoneOptions {
   maxBodyBytes: number;
   bootstrapToken: string | undefined;
   aclBootstrap: 'generate' | 'api';
+  trustDomain: string;
+  caKeyType: 'ec' | 'rsa';
+  caCertFile: string | undefined;
+  caKeyFile: string | undefined;
+  caEncryptionKey: string | undefined;
+  caEncryptionKeyFile: string | undefined;
+  leafTtlMs: number;
+  caSignRate: number;
+  caParticipantTtlMs: number;
 }
 
 const zoneName = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -71,6 +104,7 @@ export function resolveZoneOptions(options: ZoneOptions): ResolvedZoneOptions {
     maxBodyBytes,
     bootstrapToken: options.bootstrapToken,
     aclBootstrap: parseAclBootstrap(options.aclBootstrap ?? 'generate', 'aclBootstrap'),
+    ...resolveCaOptions(options),
   };
 }
 
@@ -81,4 +115,36 @@ export function parseAclBootstrap(value: unknown, field: string): 'generate' | '
     `${field} must be "generate" or "api"; got ${JSON.stringify(value)}`,
     field,
   );
+}
+
+const MIN_LEAF_TTL_MS = 1000;
+
+function resolveCaOptions(options: ZoneOptions) {
+  let trustDomain: string;
+  try {
+    trustDomain = validateTrustDomain(options.trustDomain ?? 'causeway.mesh', 'trustDomain');
+  } catch (err) {
+    throw new ConfigError((err as Error).message, 'trustDomain');
+  }
+  if ((options.caCertFile === undefined) !== (options.caKeyFile === undefined)) {
+    throw new ConfigError(
+      'a provided CA needs both --ca-cert-file and --ca-key-file',
+      options.caCertFile === undefined ? 'caCertFile' : 'caKeyFile',
+    );
+  }
+  const leafTtlMs = parseDuration(options.leafTtl ?? '24h', 'leafTtl');
+  if (leafTtlMs < MIN_LEAF_TTL_MS) {
+    throw new ConfigError(`leafTtl must be at least 1s (got ${leafTtlMs} ms)`, 'leafTtl');
+  }
+  return {
+    trustDomain,
+    caKeyType: parseEnum(options.caKeyType ?? 'ec', 'caKeyType', ['ec', 'rsa'] as const),
+    caCertFile: options.caCertFile,
+    caKeyFile: options.caKeyFile,
+    caEncryptionKey: options.caEncryptionKey,
+    caEncryptionKeyFile: options.caEncryptionKeyFile,
+    leafTtlMs,
+    caSignRate: parseInteger(options.caSignRate ?? 500, 'caSignRate', { min: 1, max: 1_000_000 }),
+    caParticipantTtlMs: parseDuration(options.caParticipantTtl ?? '15m', 'caParticipantTtl'),
+  };
 }

@@ -21,11 +21,16 @@ import { kvRoutes } from './kv/kv-routes.ts';
 import { sessionRoutes } from './session/session-routes.ts';
 import { SessionReaper } from './session/session-reaper.ts';
 import { txnRoutes } from './txn/txn-routes.ts';
+import { caRoutes } from './ca/ca-routes.ts';
+import { readProvidedCa } from './ca/provided-ca.ts';
+import { resolveSealer } from './ca/ca-sealer.ts';
+import { ZoneCa } from './ca/zone-ca.ts';
 
 export interface Zone {
   readonly options: ResolvedZoneOptions;
   readonly store: Store;
   readonly http: HttpServerComponent;
+  readonly ca: ZoneCa;
   /** In start order. */
   components(): Component[];
 }
@@ -42,6 +47,9 @@ const routeModules: readonly RouteModule[] = [
 
 export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zone> {
   const options = resolveZoneOptions(input);
+  // Read the CA's key material before opening the store, so a bad file fails fast.
+  const sealer = await resolveSealer(options, logger);
+  const provided = await readProvidedCa(options);
   const store = await openStore(options.store, { dataDir: options.dataDir, logger });
   const stopping = new AbortController();
   const deps: ApiDeps = {
@@ -56,10 +64,26 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
   const resolveAuthorizer: AuthorizerResolver = acl.resolveAuthorizer;
   // Runs the catalog's monitored checks; the agent API renews TTLs through it.
   const health = new HealthCheckRunner(store, logger);
+  // The zone's CA: a standalone zone creates its own root at first start.
+  const ca = new ZoneCa(
+    store,
+    {
+      trustDomain: options.trustDomain,
+      zone: options.name,
+      sealer,
+      keyType: options.caKeyType,
+      provided,
+      leafTtlMs: options.leafTtlMs,
+      signRatePerSecond: options.caSignRate,
+      participantTtlMs: options.caParticipantTtlMs,
+    },
+    logger,
+  );
   const app = createHttpApp(deps, resolveAuthorizer, [
     acl.routes,
     ...routeModules,
     agentRoutes(health),
+    caRoutes(ca),
   ]);
   const http = new HttpServerComponent(app, options.httpAddr, logger, stopping);
   // Invalidates TTL sessions that were not renewed in time.
@@ -79,7 +103,8 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     options,
     store,
     http,
+    ca,
     // The store starts first and stops last, after the API has drained.
-    components: () => [storeCloser, ...acl.components, health, sessionReaper, http],
+    components: () => [storeCloser, ...acl.components, ca, health, sessionReaper, http],
   };
 }

@@ -6,6 +6,7 @@
 import type { Context, Next } from 'koa';
 import {
   MethodNotAllowedError,
+  RateLimitedError,
   httpStatusOf,
   isCausewayError,
   toErrorBody,
@@ -28,6 +29,9 @@ export function errorMiddleware(logger: Logger) {
       if (status >= 500) logger.error({ err, path: ctx.path }, 'request failed');
       else logger.debug({ err: String(err), path: ctx.path }, 'request refused');
       if (err instanceof MethodNotAllowedError) ctx.set('Allow', err.allowed.join(', '));
+      if (err instanceof RateLimitedError) {
+        ctx.set('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+      }
       ctx.status = status;
       const exposed = isCausewayError(err) || (err as { expose?: boolean } | null)?.expose === true;
       const message = exposed && err instanceof Error ? err.message : 'internal error';
