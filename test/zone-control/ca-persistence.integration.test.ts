@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
-import { ConfigError, runComponents } from '../../core/index.ts';
+import {
+  ConfigError,
+  PermissionDeniedError,
+  runComponents,
+  splitPem,
+  verifyLeafChain,
+} from '../../core/index.ts';
 import { createZone } from '../../zone-control/index.ts';
 import { requestLeaf, workloadId } from '../helpers/ca.ts';
 import { startRedis } from '../helpers/redis-server.ts';
@@ -175,6 +181,117 @@ describe('zone CA persistence (integration)', function () {
     }
     expect(err).to.be.instanceOf(ConfigError);
     expect((err as Error).message).to.include('does not match');
-    writeFileSync(join(dir, 'empty.pem'), '');
+  });
+
+  it('uses a provided intermediate given with its root, and serves leaves with that chain', async function () {
+    const openssl = (...args: string[]) => {
+      const run = spawnSync('openssl', args);
+      expect(run.status, run.stderr.toString()).to.equal(0);
+    };
+    const file = (name: string) => join(dir, name);
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-subj',
+      '/CN=Corp Root',
+      '-days',
+      '30',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-keyout',
+      file('root.key'),
+      '-out',
+      file('root.pem'),
+    );
+    openssl(
+      'req',
+      '-new',
+      ...ec,
+      '-subj',
+      '/CN=Corp Mesh Intermediate',
+      '-keyout',
+      file('int.key'),
+      '-out',
+      file('int.csr'),
+    );
+    writeFileSync(
+      file('ext.cnf'),
+      'basicConstraints=critical,CA:TRUE,pathlen:1\nkeyUsage=critical,keyCertSign,cRLSign\n',
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file('int.csr'),
+      '-CA',
+      file('root.pem'),
+      '-CAkey',
+      file('root.key'),
+      '-CAcreateserial',
+      '-days',
+      '20',
+      '-extfile',
+      file('ext.cnf'),
+      '-out',
+      file('int.pem'),
+    );
+    const intPem = readFileSync(file('int.pem'), 'utf8');
+    const rootPem = readFileSync(file('root.pem'), 'utf8');
+
+    // Without its root, an intermediate cannot anchor anything.
+    writeFileSync(file('int-only.pem'), intPem);
+    let err: unknown;
+    try {
+      await createZone(
+        { name: 'test', dev: true, caCertFile: file('int-only.pem'), caKeyFile: file('int.key') },
+        silent,
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(ConfigError);
+    expect((err as Error).message).to.include('not self-signed');
+
+    writeFileSync(file('chain.pem'), intPem + rootPem);
+    const zone = await startZone({ caCertFile: file('chain.pem'), caKeyFile: file('int.key') });
+    try {
+      expect(await rootId(zone.url)).to.equal(
+        new X509Certificate(rootPem).fingerprint.toLowerCase(),
+      );
+      const leaf = (await (await requestLeaf(zone, web)).json()) as {
+        certificatePem: string;
+        chainPem: string;
+        trustBundle: string[];
+      };
+      // leaf, zone intermediate, provided intermediate; the root is the only anchor.
+      expect(splitPem(leaf.chainPem)).to.have.length(3);
+      expect(leaf.trustBundle).to.have.length(1);
+      expect(verifyLeafChain(leaf.chainPem, leaf.trustBundle).spiffeId).to.equal(web);
+      writeFileSync(file('leaf.pem'), leaf.certificatePem);
+      writeFileSync(file('untrusted.pem'), splitPem(leaf.chainPem).slice(1).join('\n') + '\n');
+      const verify = spawnSync('openssl', [
+        'verify',
+        '-CAfile',
+        file('root.pem'),
+        '-untrusted',
+        file('untrusted.pem'),
+        file('leaf.pem'),
+      ]);
+      expect(verify.stdout.toString(), verify.stderr.toString()).to.include('OK');
+      // Without the provided intermediate the chain does not reach the root.
+      expect(() => verifyLeafChain(splitPem(leaf.chainPem).slice(0, 2), leaf.trustBundle)).to.throw(
+        PermissionDeniedError,
+      );
+      const roots = (await (await fetch(`${zone.url}/v1/connect/ca/roots`)).json()) as {
+        Roots: { IntermediateCerts: string[] }[];
+      };
+      expect(roots.Roots[0]?.IntermediateCerts).to.have.length(2);
+    } finally {
+      await zone.stop();
+    }
   });
 });

@@ -24,6 +24,7 @@ import type { KeyPair } from './keys.ts';
 import type { KeySealer } from './key-sealing.ts';
 import { formatSpiffeId, validateSpiffeSegment, validateTrustDomain } from './spiffe.ts';
 import { certificateId } from './ca-state.ts';
+import { splitPem } from './verify.ts';
 import type {
   CaState,
   IntermediateRecord,
@@ -91,7 +92,8 @@ export async function startRotation(state: CaState, options: NewRootOptions): Pr
   }
   // Cross-signing lets a peer that only trusts the old root verify the new chain; it
   // needs the old root's key, which a zone that only trusts a global root does not have.
-  if (old?.key) {
+  // (With a provided intermediate, the key we hold is not the root's: no cross-sign.)
+  if (old?.key && !old.signerChainPem) {
     const oldKey = unsealKey(options.sealer, old.key, rootKeyName(old.id));
     next.record.crossSignedPem = crossSignCertificate({
       certificatePem: next.record.certificatePem,
@@ -175,13 +177,26 @@ export function retireOldRoot(
   };
 }
 
+/** The certificate whose key a root record holds: the provided intermediate, or the root. */
+function signerPem(root: RootRecord): string {
+  return splitPem(root.signerChainPem ?? '')[0] ?? root.certificatePem;
+}
+
+export interface SigningCa extends IssuerCa {
+  rootId: string;
+  /** What a leaf is served with after itself: the zone intermediate and any above it. */
+  chainPem: string;
+}
+
 /** The active intermediate with its key, ready to sign leaves. */
-export function signingCa(state: CaState, sealer: KeySealer): IssuerCa & { rootId: string } {
+export function signingCa(state: CaState, sealer: KeySealer): SigningCa {
   const int = state.intermediates.find((i) => i.rootId === state.activeRootId);
   if (!int) throw new ConflictError(`no intermediate for the active root ${state.activeRootId}`);
+  const root = state.roots.find((r) => r.id === int.rootId);
   return {
     rootId: int.rootId,
     certificatePem: int.certificatePem,
+    chainPem: int.certificatePem + (root?.signerChainPem ?? ''),
     privateKey: unsealKey(sealer, int.key, intermediateKeyName(int.rootId)),
   };
 }
@@ -205,13 +220,14 @@ interface RootWithKey {
 async function newRoot(trustDomain: string, options: NewRootOptions): Promise<RootWithKey> {
   const at = (options.now ?? new Date()).toISOString();
   if (options.provided) {
-    const { certificatePem, privateKey } = validateProvidedRoot(options.provided);
-    const id = certificateId(certificatePem);
+    const { rootPem, signerChainPem, privateKey } = validateProvidedCa(options.provided);
+    const id = certificateId(rootPem);
     return {
       record: {
         id,
-        certificatePem,
+        certificatePem: rootPem,
         key: sealKey(options.sealer, privateKey, rootKeyName(id)),
+        ...(signerChainPem ? { signerChainPem } : {}),
         source: 'provided',
         addedAt: at,
       },
@@ -245,7 +261,7 @@ async function zoneIntermediate(
     spiffeId: formatSpiffeId({ kind: 'control', trustDomain, zone }),
   });
   const certificatePem = signIntermediateCertificate({
-    issuer: { certificatePem: root.record.certificatePem, privateKey: root.privateKey },
+    issuer: { certificatePem: signerPem(root.record), privateKey: root.privateKey },
     trustDomain,
     zone,
     csrPem,
@@ -262,24 +278,41 @@ function generate(keyType: KeyType = 'ec'): Promise<KeyPair> {
   return generateKeyPair(keyType === 'rsa' ? { type: 'rsa', bits: 2048 } : { type: 'ec' });
 }
 
-/**
- * A provided root must be a CA, self-signed, currently valid, with a key that matches and
- * is EC P-256 or RSA ≥ 2048.
- */
-export function validateProvidedRoot(provided: ProvidedCa): {
-  certificatePem: string;
+/** A provided CA, checked: the trust anchor, and what signs under it. */
+export interface ValidatedProvidedCa {
+  /** The self-signed root at the top of the chain: what peers trust. */
+  rootPem: string;
+  /** The provided intermediate and any between it and the root, PEM, empty for a root. */
+  signerChainPem: string;
+  /** The certificate the key belongs to (the root, or the provided intermediate). */
+  signerPem: string;
   privateKey: KeyObject;
-} {
-  let cert: X509Certificate;
-  let privateKey: KeyObject;
-  try {
-    cert = new X509Certificate(provided.certificatePem);
-  } catch (err) {
+}
+
+/**
+ * A provided CA is a root, or an intermediate followed by its issuers up to a root (PEM,
+ * in that order). Every certificate must be a currently valid CA signed by the next; the
+ * last must be self-signed; the key must match the first and be EC P-256 or RSA ≥ 2048.
+ */
+export function validateProvidedCa(provided: ProvidedCa): ValidatedProvidedCa {
+  const pems = splitPem(provided.certificatePem);
+  if (pems.length === 0) {
     throw new InvalidArgumentError(
-      `the provided CA certificate is not a PEM certificate: ${(err as Error).message}`,
+      'the provided CA certificate is not a PEM certificate',
       'certificatePem',
     );
   }
+  const chain = pems.map((pem, i) => {
+    try {
+      return new X509Certificate(pem);
+    } catch (err) {
+      throw new InvalidArgumentError(
+        `provided certificate ${i + 1} cannot be parsed: ${(err as Error).message}`,
+        'certificatePem',
+      );
+    }
+  });
+  let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(provided.privateKeyPem);
   } catch (err) {
@@ -288,29 +321,44 @@ export function validateProvidedRoot(provided: ProvidedCa): {
       'privateKeyPem',
     );
   }
-  if (!cert.ca)
-    throw new InvalidArgumentError('the provided certificate is not a CA', 'certificatePem');
-  if (!cert.checkIssued(cert) || !cert.verify(cert.publicKey)) {
-    throw new InvalidArgumentError(
-      'the provided certificate is not self-signed; provide a root CA',
-      'certificatePem',
-    );
-  }
-  if (!cert.checkPrivateKey(privateKey)) {
+  const now = Date.now();
+  chain.forEach((cert, i) => {
+    const which = i === 0 ? 'the provided certificate' : `certificate ${i + 1} of the chain`;
+    if (!cert.ca) throw new InvalidArgumentError(`${which} is not a CA`, 'certificatePem');
+    if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) {
+      throw new InvalidArgumentError(
+        `${which} is not valid now (${cert.validFrom} to ${cert.validTo})`,
+        'certificatePem',
+      );
+    }
+    const parent = chain[i + 1] ?? cert;
+    if (!cert.checkIssued(parent) || !cert.verify(parent.publicKey)) {
+      throw new InvalidArgumentError(
+        i + 1 < chain.length
+          ? `${which} was not issued by certificate ${i + 2}`
+          : `${which} is not self-signed: provide a root, or an intermediate followed by its issuers up to the root`,
+        'certificatePem',
+      );
+    }
+  });
+  const [signer] = chain as [X509Certificate, ...X509Certificate[]];
+  if (!signer.checkPrivateKey(privateKey)) {
     throw new InvalidArgumentError(
       'the provided key does not match the certificate',
       'privateKeyPem',
     );
   }
-  const now = Date.now();
-  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) {
-    throw new InvalidArgumentError(
-      `the provided certificate is not valid now (${cert.validFrom} to ${cert.validTo})`,
-      'certificatePem',
-    );
-  }
   keyTypeOf(privateKey, 'privateKeyPem');
-  return { certificatePem: cert.toString(), privateKey };
+  const root = chain[chain.length - 1] as X509Certificate;
+  return {
+    rootPem: root.toString(),
+    signerChainPem: chain
+      .slice(0, -1)
+      .map((c) => c.toString())
+      .join(''),
+    signerPem: signer.toString(),
+    privateKey,
+  };
 }
 
 function keyTypeOf(key: KeyObject, field: string): { type: KeyType; bits: number } {

@@ -32,6 +32,11 @@ export interface RootRecord {
   certificatePem: string;
   /** Absent when this control plane trusts the root but cannot sign with it. */
   key?: SealedKey;
+  /**
+   * A provided intermediate (and any between it and this root) whose key `key` is: the
+   * zone intermediate is signed by it, and leaves are served with it.
+   */
+  signerChainPem?: string;
   /** This root's certificate re-issued by the previous root (rotation phase 1). */
   crossSignedPem?: string;
   source: 'generated' | 'provided';

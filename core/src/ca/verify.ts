@@ -15,6 +15,9 @@ import type { SpiffeId } from './spiffe.ts';
 import { parseSpiffeId } from './spiffe.ts';
 import { subjectFields } from './x509.ts';
 
+/** Leaf, zone intermediate, and up to three provided intermediates above it. */
+const MAX_CHAIN = 5;
+
 export interface VerifyOptions {
   /** @default new Date() */
   now?: Date;
@@ -28,11 +31,14 @@ export interface VerifiedLeaf {
 }
 
 /**
- * Verify `leaf ← intermediate ← root` where the root is one of `trustBundle`: signatures,
- * issuer/subject linkage, validity at `now`, CA flags, the leaf's single SPIFFE URI SAN,
- * and that it lies inside the intermediate's zone (`OU=zone/<zone>`, same trust domain).
+ * Verify `leaf ← zone intermediate [← provided intermediates…] ← root` where the root is
+ * one of `trustBundle`: signatures, issuer/subject linkage, validity at `now`, CA flags,
+ * the leaf's single SPIFFE URI SAN, and that it lies inside the zone intermediate's zone
+ * (`OU=zone/<zone>`, same trust domain). Intermediates above the zone's come from a
+ * provided (imported) intermediate CA.
  *
- * @param chainPem - the leaf first, then its intermediate (a PEM bundle or a list).
+ * @param chainPem - the leaf first, then its zone intermediate, then any intermediates
+ *   above it (a PEM bundle or a list).
  * @returns the leaf's SPIFFE ID.
  * @throws PermissionDeniedError when the chain is not trusted or the identity is not
  *   permitted; InvalidArgumentError when the input cannot be parsed.
@@ -47,27 +53,34 @@ export function verifyLeafChain(
     parseCertificate(p, 'chain'),
   );
   const [leaf, intermediate] = chain;
-  if (!leaf || !intermediate || chain.length !== 2) {
+  if (!leaf || !intermediate || chain.length > MAX_CHAIN) {
     throw new InvalidArgumentError(
-      `chain must be the leaf then its intermediate (got ${chain.length} certificates)`,
+      `chain must be the leaf, its zone intermediate and at most ${MAX_CHAIN - 2} intermediates above it (got ${chain.length} certificates)`,
       'chain',
     );
   }
   const roots = trustBundle.flatMap(splitPem).map((p) => parseCertificate(p, 'trustBundle'));
 
   if (leaf.ca) throw denied('the leaf is a CA certificate');
-  if (!intermediate.ca) throw denied('the intermediate is not a CA certificate');
+  const cas = chain.slice(1);
+  for (const ca of cas) if (!ca.ca) throw denied('an intermediate is not a CA certificate');
   // `a.checkIssued(b)` asks "was a issued by b?" (subject/issuer names and key ids).
   if (!leaf.checkIssued(intermediate) || !leaf.verify(intermediate.publicKey)) {
     throw denied('the leaf was not signed by the intermediate');
   }
-  const root = roots.find(
-    (r) => r.ca && intermediate.checkIssued(r) && intermediate.verify(r.publicKey),
-  );
+  for (let i = 1; i < cas.length; i++) {
+    const child = cas[i - 1] as X509Certificate;
+    const parent = cas[i] as X509Certificate;
+    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+      throw denied(`intermediate ${i} was not signed by intermediate ${i + 1} of the chain`);
+    }
+  }
+  const top = cas[cas.length - 1] as X509Certificate;
+  const root = roots.find((r) => r.ca && top.checkIssued(r) && top.verify(r.publicKey));
   if (!root) throw denied('the intermediate was not signed by any root in the trust bundle');
   for (const [what, cert] of [
     ['leaf', leaf],
-    ['intermediate', intermediate],
+    ...cas.map((c) => ['intermediate', c] as const),
     ['root', root],
   ] as const) {
     if (now < new Date(cert.validFrom))
@@ -132,7 +145,8 @@ function singleUriSan(subjectAltName: string | undefined): string {
   return uris[0] as string;
 }
 
-function splitPem(bundle: string): string[] {
+/** The PEM certificates in a bundle, in order. */
+export function splitPem(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 

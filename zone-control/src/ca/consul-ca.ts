@@ -6,6 +6,7 @@
  * random bits and JSON numbers stop at 2^53), and `ServiceURI` is Causeway's SPIFFE ID.
  */
 import { X509Certificate, createHash } from 'node:crypto';
+import { splitPem } from '../../../core/index.ts';
 import type { CaState, RootRecord } from '../../../core/index.ts';
 
 /** Consul prints times as RFC 3339 without fractions: `2028-05-22T21:39:23Z`. */
@@ -42,6 +43,7 @@ export function consulRoot(
   const intermediates = [
     ...(root.crossSignedPem ? [root.crossSignedPem] : []),
     ...(intermediate ? [intermediate.certificatePem] : []),
+    ...splitPem(root.signerChainPem ?? ''),
   ];
   return {
     ID: root.id,

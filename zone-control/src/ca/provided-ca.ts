@@ -1,6 +1,9 @@
-/** `--ca-cert-file` / `--ca-key-file`: a provided root, read and checked at start. */
+/**
+ * `--ca-cert-file` / `--ca-key-file`: a provided root, or an intermediate followed by its
+ * issuers up to the root, read and checked at start.
+ */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, validateProvidedRoot } from '../../../core/index.ts';
+import { ConfigError, validateProvidedCa } from '../../../core/index.ts';
 import type { ProvidedCa } from '../../../core/index.ts';
 
 export async function readProvidedCa(options: {
@@ -20,7 +23,7 @@ export async function readProvidedCa(options: {
     privateKeyPem: await read(options.caKeyFile, 'caKeyFile'),
   };
   try {
-    validateProvidedRoot(provided);
+    validateProvidedCa(provided);
   } catch (err) {
     throw new ConfigError(`--ca-cert-file/--ca-key-file: ${(err as Error).message}`, 'caCertFile');
   }

@@ -37,13 +37,13 @@ import type {
   AckRecord,
   CaState,
   Component,
-  IssuerCa,
   KeySealer,
   KeyType,
   LeafRecord,
   Logger,
   ProvidedCa,
   RevocationRecord,
+  SigningCa,
   Store,
 } from '../../../core/index.ts';
 
@@ -101,7 +101,7 @@ export class ZoneCa implements Component {
   readonly #now: () => number;
   #state: CaState | undefined;
   #stateIndex = 0;
-  #signer: (IssuerCa & { rootId: string }) | undefined;
+  #signer: SigningCa | undefined;
   #wake: (() => void) | undefined;
   #loaded!: () => void;
   readonly #ready = new Promise<void>((resolve) => (this.#loaded = resolve));
@@ -208,7 +208,7 @@ export class ZoneCa implements Component {
       );
     }
     const state = this.state;
-    const signer = this.#signer as IssuerCa & { rootId: string };
+    const signer = this.#signer as SigningCa;
     for (let attempt = 0; ; attempt++) {
       const issuedAt = new Date(this.#now());
       const certificatePem = signLeafCertificate({
@@ -245,7 +245,7 @@ export class ZoneCa implements Component {
         serial,
         spiffeId,
         certificatePem,
-        chainPem: certificatePem + signer.certificatePem,
+        chainPem: certificatePem + signer.chainPem,
         trustBundle: trustBundlePems(state),
         bundleVersion: state.bundleVersion,
         rootId: signer.rootId,
