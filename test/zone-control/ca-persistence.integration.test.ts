@@ -18,6 +18,7 @@ import {
   verifyLeafChain,
 } from '../../core/index.ts';
 import { createZone } from '../../zone-control/index.ts';
+import type { ZoneOptions } from '../../zone-control/index.ts';
 import { requestLeaf, workloadId } from '../helpers/ca.ts';
 import { startRedis } from '../helpers/redis-server.ts';
 import { startZone } from '../helpers/zone.ts';
@@ -29,6 +30,16 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((d) => d.isFile())
     .map((d) => join(d.parentPath, d.name));
+}
+
+/** What `createZone` throws for `options`; fails the test if it does not throw. */
+async function createZoneError(options: ZoneOptions): Promise<unknown> {
+  try {
+    await createZone(options, silent);
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected createZone to refuse the options');
 }
 
 async function rootId(url: string): Promise<string> {
@@ -112,15 +123,12 @@ describe('zone CA persistence (integration)', function () {
   it('needs an explicit sealing key on a shared store', async function () {
     const redis = await startRedis();
     try {
-      let err: unknown;
-      try {
-        await createZone(
-          { name: 'test', dev: true, store: redis.url, httpAddr: '127.0.0.1:0' },
-          silent,
-        );
-      } catch (e) {
-        err = e;
-      }
+      const err = await createZoneError({
+        name: 'test',
+        dev: true,
+        store: redis.url,
+        httpAddr: '127.0.0.1:0',
+      });
       expect(err).to.be.instanceOf(ConfigError);
       expect((err as Error).message).to.include('CAUSEWAY_CA_ENCRYPTION_KEY');
     } finally {
@@ -173,12 +181,12 @@ describe('zone CA persistence (integration)', function () {
       '-out',
       otherKey,
     ]);
-    let err: unknown;
-    try {
-      await createZone({ name: 'test', dev: true, caCertFile: cert, caKeyFile: otherKey }, silent);
-    } catch (e) {
-      err = e;
-    }
+    const err = await createZoneError({
+      name: 'test',
+      dev: true,
+      caCertFile: cert,
+      caKeyFile: otherKey,
+    });
     expect(err).to.be.instanceOf(ConfigError);
     expect((err as Error).message).to.include('does not match');
   });
@@ -244,15 +252,12 @@ describe('zone CA persistence (integration)', function () {
 
     // Without its root, an intermediate cannot anchor anything.
     writeFileSync(file('int-only.pem'), intPem);
-    let err: unknown;
-    try {
-      await createZone(
-        { name: 'test', dev: true, caCertFile: file('int-only.pem'), caKeyFile: file('int.key') },
-        silent,
-      );
-    } catch (e) {
-      err = e;
-    }
+    const err = await createZoneError({
+      name: 'test',
+      dev: true,
+      caCertFile: file('int-only.pem'),
+      caKeyFile: file('int.key'),
+    });
     expect(err).to.be.instanceOf(ConfigError);
     expect((err as Error).message).to.include('not self-signed');
 
