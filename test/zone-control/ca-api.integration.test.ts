@@ -7,6 +7,9 @@ import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import { verifyLeafChain } from '../../core/index.ts';
 import { TEST_TRUST_DOMAIN, requestLeaf, workloadId } from '../helpers/ca.ts';
+import { raceTimeout, sleep } from '../helpers/async.ts';
+import { startRedis } from '../helpers/redis-server.ts';
+import type { RedisServer } from '../helpers/redis-server.ts';
 import { forEachBackend, startZone } from '../helpers/zone.ts';
 import type { TestZone } from '../helpers/zone.ts';
 
@@ -103,6 +106,26 @@ forEachBackend('zone CA API', (env) => {
     const again = await json(await fetch(`${env.zone.url}/v1/agent/connect/ca/leaf/web`));
     expect(again.SerialNumber).to.equal(body.SerialNumber);
     expect(again.ModifyIndex).to.equal(body.ModifyIndex);
+  });
+
+  it('replaces a revoked agent leaf, and wakes a blocked agent-leaf read on the revocation', async function () {
+    const first = await fetch(`${env.zone.url}/v1/agent/connect/ca/leaf/api`);
+    const leaf = await json(first);
+    const index = first.headers.get('x-consul-index');
+    const blocked = fetch(`${env.zone.url}/v1/agent/connect/ca/leaf/api?index=${index}&wait=20s`);
+    await sleep(100);
+    const revoked = await fetch(`${env.zone.url}/api/ca/revocations`, {
+      method: 'POST',
+      body: JSON.stringify({ serial: (leaf.SerialNumber as string).replace(/:/g, '') }),
+    });
+    expect(revoked.status).to.equal(201);
+    const woken = await raceTimeout(blocked, 10_000);
+    expect(woken.timedOut, 'the blocked read should wake on the revocation').to.equal(false);
+    const replaced = await json((woken as { value: Response }).value);
+    expect(replaced.SerialNumber).not.to.equal(leaf.SerialNumber);
+    expect(
+      (await json(await fetch(`${env.zone.url}/v1/agent/connect/ca/leaf/api`))).SerialNumber,
+    ).to.equal(replaced.SerialNumber);
   });
 
   it('revokes a leaf it issued, lists it in the bundle, and 404s an unknown serial', async function () {
@@ -217,5 +240,42 @@ describe('zone CA entitlement and rate limit (integration)', function () {
     // The roots and the bundle are public, as Consul's roots are.
     expect((await fetch(`${zone.url}/v1/connect/ca/roots`)).status).to.equal(200);
     expect((await fetch(`${zone.url}/api/ca/bundle`)).status).to.equal(200);
+  });
+});
+
+describe('zone CA with two replicas on one Redis (integration)', function () {
+  let redis: RedisServer;
+  let a: TestZone;
+  let b: TestZone;
+  before(async function () {
+    redis = await startRedis();
+    a = await startZone({ store: redis.url });
+    b = await startZone({ store: redis.url });
+  });
+  after(async function () {
+    await a?.stop();
+    await b?.stop();
+    await redis?.stop();
+  });
+
+  it('shares one root, and a blocked roots read on one replica answers with a rotation made on the other', async function () {
+    const before = await fetch(`${b.url}/v1/connect/ca/roots`);
+    const body = await json(before);
+    expect(body.ActiveRootID).to.equal(
+      (await json(await fetch(`${a.url}/v1/connect/ca/roots`))).ActiveRootID,
+    );
+    // A participant that has not acknowledged holds phase 2, so the bundle keeps two roots.
+    await fetch(`${a.url}/api/ca/ack`, {
+      method: 'PUT',
+      body: JSON.stringify({ participant: workload('web'), bundleVersion: 1 }),
+    });
+    const index = before.headers.get('x-consul-index');
+    const blocked = fetch(`${b.url}/v1/connect/ca/roots?index=${index}&wait=20s`);
+    await sleep(100);
+    expect((await fetch(`${a.url}/api/ca/rotation`, { method: 'POST' })).status).to.equal(201);
+    const answer = await raceTimeout(blocked, 10_000);
+    expect(answer.timedOut).to.equal(false);
+    const roots = await json((answer as { value: Response }).value);
+    expect(roots.Roots).to.have.length(2);
   });
 });

@@ -21,6 +21,7 @@ import { createZone } from '../../zone-control/index.ts';
 import type { ZoneOptions } from '../../zone-control/index.ts';
 import { requestLeaf, workloadId } from '../helpers/ca.ts';
 import { startRedis } from '../helpers/redis-server.ts';
+import { raceTimeout } from '../helpers/async.ts';
 import { startZone } from '../helpers/zone.ts';
 
 const web = workloadId('web');
@@ -87,6 +88,14 @@ describe('zone CA persistence (integration)', function () {
       expect(revoked.status).to.equal(201);
       const next = (await (await requestLeaf(second, web)).json()) as { serial: string };
       expect(next.serial).not.to.equal(leaf.serial);
+      // A blocking agent-leaf read holds even though the CA state's index predates this
+      // process's store history (it used to answer at once, and clients spun).
+      const agent = await fetch(`${second.url}/v1/agent/connect/ca/leaf/web`);
+      await agent.json();
+      const index = agent.headers.get('x-consul-index');
+      const blocked = fetch(`${second.url}/v1/agent/connect/ca/leaf/web?index=${index}&wait=1s`);
+      expect((await raceTimeout(blocked, 500)).timedOut, 'the read should block').to.equal(true);
+      expect((await blocked).headers.get('x-consul-index')).to.equal(index);
     } finally {
       await second.stop();
     }
@@ -260,6 +269,35 @@ describe('zone CA persistence (integration)', function () {
     });
     expect(err).to.be.instanceOf(ConfigError);
     expect((err as Error).message).to.include('not self-signed');
+
+    // An intermediate with path length 0 could not sign our zone intermediate.
+    writeFileSync(file('ext0.cnf'), 'basicConstraints=critical,CA:TRUE,pathlen:0\n');
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file('int.csr'),
+      '-CA',
+      file('root.pem'),
+      '-CAkey',
+      file('root.key'),
+      '-CAcreateserial',
+      '-days',
+      '20',
+      '-extfile',
+      file('ext0.cnf'),
+      '-out',
+      file('int0.pem'),
+    );
+    writeFileSync(file('chain0.pem'), readFileSync(file('int0.pem'), 'utf8') + rootPem);
+    const pathLen = await createZoneError({
+      name: 'test',
+      dev: true,
+      caCertFile: file('chain0.pem'),
+      caKeyFile: file('int.key'),
+    });
+    expect(pathLen).to.be.instanceOf(ConfigError);
+    expect((pathLen as Error).message).to.include('path length 0');
 
     writeFileSync(file('chain.pem'), intPem + rootPem);
     const zone = await startZone({ caCertFile: file('chain.pem'), caKeyFile: file('int.key') });

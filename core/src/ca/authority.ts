@@ -25,6 +25,7 @@ import type { KeySealer } from './key-sealing.ts';
 import { formatSpiffeId, validateSpiffeSegment, validateTrustDomain } from './spiffe.ts';
 import { certificateId } from './ca-state.ts';
 import { splitPem } from './verify.ts';
+import { pathLengthConstraint } from './x509.ts';
 import type {
   CaState,
   IntermediateRecord,
@@ -113,6 +114,7 @@ export async function startRotation(state: CaState, options: NewRootOptions): Pr
       toRootId: next.record.id,
       phase: 2,
       bundleVersion,
+      keyType: options.keyType,
       startedAt: at,
       phaseStartedAt: [at, at],
       forced: [],
@@ -139,7 +141,7 @@ export async function switchSigning(
     { record: root, privateKey: rootKey },
     state.trustDomain,
     state.zone,
-    options,
+    { ...options, keyType: rotation.keyType ?? options.keyType },
   );
   const at = now.toISOString();
   return {
@@ -328,6 +330,15 @@ export function validateProvidedCa(provided: ProvidedCa): ValidatedProvidedCa {
     if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) {
       throw new InvalidArgumentError(
         `${which} is not valid now (${cert.validFrom} to ${cert.validTo})`,
+        'certificatePem',
+      );
+    }
+    // Below the signer come our zone intermediate and then the leaves: the signer must
+    // allow one CA below it, the next CA up two, and so on.
+    const limit = pathLengthConstraint(cert.raw);
+    if (limit !== undefined && limit < i + 1) {
+      throw new InvalidArgumentError(
+        `${which} has path length ${limit}, but ${i + 1} CA(s) must fit below it (the zone intermediate${i > 0 ? ' and the provided intermediates' : ''})`,
         'certificatePem',
       );
     }

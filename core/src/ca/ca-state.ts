@@ -68,6 +68,8 @@ export interface RotationRecord {
   phase: RotationPhase | 'complete';
   /** The bundle (old + new root) every participant must acknowledge in phase 2. */
   bundleVersion: number;
+  /** Key type of the new root and of the zone intermediate made under it in phase 3. */
+  keyType?: KeyType;
   startedAt: string;
   /** When each phase started, by phase number - 1. */
   phaseStartedAt: string[];

@@ -13,7 +13,7 @@ import type { PeerCertificate } from 'node:tls';
 import { InvalidArgumentError, PermissionDeniedError } from '../errors.ts';
 import type { SpiffeId } from './spiffe.ts';
 import { parseSpiffeId } from './spiffe.ts';
-import { subjectFields } from './x509.ts';
+import { pathLengthConstraint, subjectFields } from './x509.ts';
 
 /** Leaf, zone intermediate, and up to three provided intermediates above it. */
 const MAX_CHAIN = 5;
@@ -78,6 +78,17 @@ export function verifyLeafChain(
   const top = cas[cas.length - 1] as X509Certificate;
   const root = roots.find((r) => r.ca && top.checkIssued(r) && top.verify(r.publicKey));
   if (!root) throw denied('the intermediate was not signed by any root in the trust bundle');
+  // Path lengths, as OpenSSL checks them: a zone intermediate (pathLen 0) must not be able
+  // to mint a sub-CA that names another zone and have us accept its leaves.
+  for (const [i, ca] of [...cas, root].entries()) {
+    const limit = pathLengthConstraint(ca.raw);
+    if (limit !== undefined && limit < i) {
+      throw denied(`a CA with path length ${limit} has ${i} CAs below it`);
+    }
+    if (i > 0 && subjectFields(ca.subject).get('OU')?.startsWith('zone/')) {
+      throw denied('a zone intermediate may only sign leaves, not other CAs');
+    }
+  }
   for (const [what, cert] of [
     ['leaf', leaf],
     ...cas.map((c) => ['intermediate', c] as const),

@@ -20,6 +20,7 @@ export const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 export const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 export const SUBJECT_ALT_NAME = '2.5.29.17';
 const SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
+const BASIC_CONSTRAINTS = '2.5.29.19';
 
 /** Key types a Causeway CA signs with and issues for. */
 export type CertificateKeyType = 'rsa' | 'ec';
@@ -283,21 +284,38 @@ export function issuerParts(certificateDer: Buffer): IssuerParts {
   const subjectDer = fields[at + 4];
   const spkiDer = fields[at + 5];
   if (!subjectDer || !spkiDer) throw new Error('TBSCertificate is too short');
-  const extensions = fields.slice(at + 6).find((f) => f.readUInt8(0) === 0xa3);
-  const keyId =
-    (extensions && subjectKeyIdentifierOf(fromDerBuffer(extensions))) ??
-    keyIdentifier(fromDerBuffer(spkiDer));
+  const skid = extensionValueIn(fields.slice(at + 6), SUBJECT_KEY_IDENTIFIER);
+  const keyId = skid
+    ? Buffer.from(bytesOf(fromDerBuffer(skid)), 'binary')
+    : keyIdentifier(fromDerBuffer(spkiDer));
   return { subjectDer, keyId };
 }
 
-function subjectKeyIdentifierOf(extensions: Asn1): Buffer | undefined {
-  for (const extension of childrenOf(childrenOf(extensions)[0])) {
+/** The DER inside an extension's OCTET STRING, from a TBSCertificate's trailing fields. */
+function extensionValueIn(trailing: Buffer[], oid: string): Buffer | undefined {
+  const extensions = trailing.find((f) => f.readUInt8(0) === 0xa3);
+  if (!extensions) return undefined;
+  for (const extension of childrenOf(childrenOf(fromDerBuffer(extensions))[0])) {
     const parts = childrenOf(extension);
-    if (oidOf(parts[0]) !== SUBJECT_KEY_IDENTIFIER) continue;
-    const keyId = fromDerBuffer(Buffer.from(bytesOf(parts.at(-1)), 'binary'));
-    return Buffer.from(bytesOf(keyId), 'binary');
+    if (oidOf(parts[0]) === oid) return Buffer.from(bytesOf(parts.at(-1)), 'binary');
   }
   return undefined;
+}
+
+/**
+ * A CA certificate's basicConstraints pathLenConstraint: how many CAs may follow it
+ * below (RFC 5280 §4.2.1.9); undefined when it sets no limit. Node's X509Certificate does
+ * not expose it.
+ */
+export function pathLengthConstraint(certificateDer: Buffer): number | undefined {
+  const [tbs] = derChildren(certificateDer);
+  if (!tbs) throw new Error('certificate has no TBSCertificate');
+  const fields = derChildren(tbs);
+  const at = fields[0]?.readUInt8(0) === 0xa0 ? 1 : 0;
+  const value = extensionValueIn(fields.slice(at + 6), BASIC_CONSTRAINTS);
+  if (!value) return undefined;
+  const limit = childrenOf(fromDerBuffer(value)).find((n) => n.type === asn1.Type.INTEGER);
+  return limit ? asn1.derToInteger(bytesOf(limit)) : undefined;
 }
 
 /**

@@ -5,8 +5,8 @@
  * proxies keep their keys and send CSRs to `POST /api/ca/leaf`.
  *
  * Like Consul's agent cache, one leaf per service is kept and returned until it is due
- * for renewal (80% of its life) or signing moves to another root; a blocking query
- * (`?index=`) waits for that replacement.
+ * for renewal (80% of its life), signing moves to another root, or it is revoked; a
+ * blocking query (`?index=`) waits for that replacement.
  */
 import {
   createCsr,
@@ -38,7 +38,7 @@ export class AgentLeafCache {
     const cached = this.#leaves.get(service);
     if (cached) {
       const current = await cached.catch(() => undefined);
-      if (current && this.#fresh(current)) return current;
+      if (current && (await this.#fresh(current))) return current;
       if (this.#leaves.get(service) !== cached) return this.get(service);
     }
     const issuing = this.#issue(service);
@@ -49,8 +49,12 @@ export class AgentLeafCache {
     return issuing;
   }
 
-  #fresh(entry: AgentLeaf): boolean {
-    return this.now() < entry.renewAt && entry.leaf.rootId === this.ca.state.activeRootId;
+  async #fresh(entry: AgentLeaf): Promise<boolean> {
+    return (
+      this.now() < entry.renewAt &&
+      entry.leaf.rootId === this.ca.state.activeRootId &&
+      !(await this.ca.isRevoked(entry.leaf.serial))
+    );
   }
 
   async #issue(service: string): Promise<AgentLeaf> {

@@ -45,7 +45,10 @@ export function caRoutes(ca: ZoneCa): RouteModule {
     const agentLeaves = new AgentLeafCache(ca);
     const scope = () => ({ trustDomain: ca.state.trustDomain, zone: ca.state.zone });
 
-    /** Hold a blocking read until the CA state (or the revocations) change. */
+    /**
+     * Hold a blocking read until the CA state (or the revocations) change, then catch the
+     * in-memory state up with the store, so the answer reflects what woke it.
+     */
     const blockOn = async (ctx: Context, query: BlockingQuery, revocations: boolean) => {
       const { signal } = stateOf(ctx);
       const both = new AbortController();
@@ -62,6 +65,7 @@ export function caRoutes(ca: ZoneCa): RouteModule {
         both.abort();
         signal.removeEventListener('abort', stop);
       }
+      if (query.index !== 0) await ca.refresh();
     };
 
     router.get('/v1/connect/ca/roots', async (ctx) => {
@@ -80,19 +84,17 @@ export function caRoutes(ca: ZoneCa): RouteModule {
 
     router.get('/v1/agent/connect/ca/leaf/:service', async (ctx) => {
       const service = ctx.params.service ?? '';
-      const { authz, signal } = stateOf(ctx);
+      const { authz } = stateOf(ctx);
       requireAccess(authz, 'service', service, 'write');
       const query = parseBlockingQuery(ctx);
       let entry = await agentLeaves.get(service);
       if (query.index !== 0 && query.index === entry.leaf.index) {
-        // Wait for renewal time or a CA change, whichever is first, then look again.
+        // The leaf is current for everything up to now: wait for a later CA change or
+        // revocation (not from the client's index, which may predate the store's history),
+        // or for its renewal time, whichever is first; then look again.
         const waitMs = Math.min(query.waitMs, Math.max(0, entry.renewAt - Date.now()));
-        await waitForChange(
-          deps.store,
-          { prefix: CA_STATE_KEY, exact: true },
-          { ...query, index: ca.stateIndex, waitMs },
-          signal,
-        );
+        const from = await deps.store.currentIndex();
+        await blockOn(ctx, { ...query, index: from, waitMs }, true);
         entry = await agentLeaves.get(service);
       }
       setConsulHeaders(ctx, entry.leaf.index);

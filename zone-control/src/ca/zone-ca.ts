@@ -419,6 +419,16 @@ export class ZoneCa implements Component {
     }
   }
 
+  /** Catch up with the stored state now (a blocked read woke on a change to it). */
+  refresh(): Promise<void> {
+    return this.#reloadIfNewer();
+  }
+
+  /** Whether a leaf this zone issued has been revoked. */
+  async isRevoked(serial: string): Promise<boolean> {
+    return (await this.#store.get(CA_REVOKED_PREFIX + normalizeSerial(serial))) !== null;
+  }
+
   async #reloadIfNewer(): Promise<void> {
     const entry = await this.#store.get(CA_STATE_KEY);
     if (entry && entry.modifyIndex > this.#stateIndex) {
