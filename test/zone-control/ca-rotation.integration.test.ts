@@ -154,6 +154,47 @@ describe('zone CA root rotation (integration)', function () {
     expect((await advance(4)).status).to.equal(409);
   });
 
+  it('counts each instance of a service as its own participant', async function () {
+    const ackAs = (instance: unknown, bundleVersion: number) =>
+      fetch(`${zone.url}/api/ca/ack`, {
+        method: 'PUT',
+        body: JSON.stringify({ participant: web, bundleVersion, instance }),
+      });
+    const current = (await overview()).bundleVersion;
+    expect((await ackAs('web-1', current)).status).to.equal(200);
+    expect((await ackAs('web-2', current)).status).to.equal(200);
+    expect((await ackAs('bad instance', current)).status).to.equal(400);
+    // The instance-less `web` participant from the first test is up to date too.
+    expect((await ack(web, current)).status).to.equal(200);
+    const started = (await (
+      await fetch(`${zone.url}/api/ca/rotation`, { method: 'POST' })
+    ).json()) as Overview;
+    const next = started.bundleVersion;
+    expect((await ack(web, next)).status).to.equal(200);
+    expect((await ackAs('web-1', next)).status).to.equal(200);
+    // web-2 still trusts only the old root: web-1 cannot stand in for it.
+    const held = await eventually(async () => {
+      const v = await overview();
+      const progress = v.rotation?.phases[1]?.progress?.[0];
+      return progress?.acked.some((p) => p.endsWith('/control')) ? v : undefined;
+    }, 'the zone to acknowledge its own bundle');
+    expect(held.rotation?.phases[1]?.progress?.[0]?.pending).to.deep.equal([`${web} (web-2)`]);
+    await sleep(1200);
+    expect((await overview()).rotation?.phase).to.equal(2);
+    expect((await ackAs('web-2', next)).status).to.equal(200);
+    await eventually(
+      async () => (await overview()).rotation?.phase === 4,
+      'signing to switch once web-2 acknowledged',
+    );
+    const done = (await (
+      await fetch(`${zone.url}/api/ca/rotation/advance`, {
+        method: 'POST',
+        body: JSON.stringify({ phase: 4 }),
+      })
+    ).json()) as Overview;
+    expect(done.rotation?.phase).to.equal('complete');
+  });
+
   it('refuses a provided root that is not a usable CA', async function () {
     const res = await fetch(`${zone.url}/api/ca/rotation`, {
       method: 'POST',

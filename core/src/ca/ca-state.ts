@@ -113,6 +113,8 @@ export interface RevocationRecord {
 
 export interface AckRecord {
   participant: string;
+  /** Which instance of the participant (a proxy's instance ID); empty for a zone. */
+  instance?: string;
   bundleVersion: number;
   /** Last time the participant reported in; stale participants do not hold a rotation. */
   seenAt: string;

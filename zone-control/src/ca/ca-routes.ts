@@ -9,7 +9,8 @@
  *   issue counts (`operator:read`);
  * - `GET /api/ca/bundle` — trust bundle and revoked serials (no ACL, blocking);
  * - `POST /api/ca/leaf` `{csr, spiffeId}` — sign a CSR the caller is entitled to;
- * - `PUT /api/ca/ack` `{participant, bundleVersion}` — a participant trusts a bundle;
+ * - `PUT /api/ca/ack` `{participant, bundleVersion, instance?}` — a participant (one
+ *   instance of it) trusts a bundle;
  * - `POST /api/ca/rotation` `{keyType?} | {certificatePem, privateKeyPem}` — start a root
  *   rotation (`operator:write`); `POST /api/ca/rotation/advance` `{phase}` — end the
  *   current phase without waiting for its condition;
@@ -146,8 +147,15 @@ export function caRoutes(ca: ZoneCa): RouteModule {
       if (!Number.isSafeInteger(bundleVersion) || (bundleVersion as number) < 1) {
         throw new InvalidArgumentError('bundleVersion must be a positive integer', 'bundleVersion');
       }
+      const instance = body.instance ?? '';
+      if (typeof instance !== 'string' || !/^[A-Za-z0-9._:-]{0,128}$/.test(instance)) {
+        throw new InvalidArgumentError(
+          'instance must be at most 128 letters, digits and . _ : -',
+          'instance',
+        );
+      }
       requireEntitlement(stateOf(ctx).authz, participant, scope(), 'participant');
-      ctx.body = await ca.acknowledge(participant, bundleVersion as number);
+      ctx.body = await ca.acknowledge(participant, bundleVersion as number, instance);
     });
 
     router.post('/api/ca/rotation', async (ctx) => {

@@ -89,8 +89,16 @@ export interface AckProgress {
   stale: string[];
 }
 
-const ackKey = (participant: string): string =>
-  CA_ACK_PREFIX + Buffer.from(participant).toString('base64url');
+/**
+ * One ack record per instance: two proxies of one service are two participants, so an
+ * up-to-date one cannot stand in for one that still trusts only the old root.
+ */
+const ackKey = (participant: string, instance: string): string =>
+  CA_ACK_PREFIX + Buffer.from(`${participant} ${instance}`).toString('base64url');
+
+/** How a participant is listed in progress reports. */
+const participantName = (ack: AckRecord): string =>
+  ack.instance ? `${ack.participant} (${ack.instance})` : ack.participant;
 
 export class ZoneCa implements Component {
   readonly name = 'zone-ca';
@@ -257,8 +265,11 @@ export class ZoneCa implements Component {
     }
   }
 
-  /** Record that `participant` now trusts bundle `bundleVersion` (and is alive). */
-  async acknowledge(participant: string, bundleVersion: number): Promise<AckRecord> {
+  /**
+   * Record that `participant` (one `instance` of it) now trusts bundle `bundleVersion`,
+   * and is alive.
+   */
+  async acknowledge(participant: string, bundleVersion: number, instance = ''): Promise<AckRecord> {
     if (bundleVersion > this.state.bundleVersion) {
       throw new ConflictError(
         `bundle version ${bundleVersion} does not exist yet (current: ${this.state.bundleVersion})`,
@@ -267,10 +278,11 @@ export class ZoneCa implements Component {
     }
     const record: AckRecord = {
       participant,
+      ...(instance ? { instance } : {}),
       bundleVersion,
       seenAt: new Date(this.#now()).toISOString(),
     };
-    await this.#store.put(ackKey(participant), Buffer.from(JSON.stringify(record)));
+    await this.#store.put(ackKey(participant, instance), Buffer.from(JSON.stringify(record)));
     return record;
   }
 
@@ -329,8 +341,9 @@ export class ZoneCa implements Component {
     for (const entry of listed.entries) {
       const ack = decodeRecord<AckRecord>(entry.key, entry.value);
       const fresh = now - Date.parse(ack.seenAt) <= this.#options.participantTtlMs;
-      if (ack.bundleVersion >= target) progress.acked.push(ack.participant);
-      else (fresh ? progress.pending : progress.stale).push(ack.participant);
+      const name = participantName(ack);
+      if (ack.bundleVersion >= target) progress.acked.push(name);
+      else (fresh ? progress.pending : progress.stale).push(name);
     }
     for (const list of [progress.acked, progress.pending, progress.stale]) list.sort();
     return progress;
