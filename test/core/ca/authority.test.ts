@@ -8,6 +8,8 @@ import {
   signIntermediateCertificate,
   signLeafCertificate,
   signingCa,
+  startRotation,
+  switchSigning,
   trustBundlePems,
   verifyLeafChain,
 } from '../../../core/index.ts';
@@ -40,7 +42,6 @@ describe('ca/authority and chain limits', function () {
   });
 
   it('builds the rotation intermediate with the key type the rotation asked for', async function () {
-    const { startRotation, switchSigning } = await import('../../../core/index.ts');
     const sealer = KeySealer.generate();
     const state = await createCaState({ trustDomain: 'causeway.mesh', zone: 'a', sealer });
     const rotating = await startRotation(state, { sealer, keyType: 'rsa' });
