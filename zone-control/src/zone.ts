@@ -25,12 +25,15 @@ import { caRoutes } from './ca/ca-routes.ts';
 import { readProvidedCa } from './ca/provided-ca.ts';
 import { resolveSealer } from './ca/ca-sealer.ts';
 import { ZoneCa } from './ca/zone-ca.ts';
+import { proxyRoutes } from './proxy-stream/proxy-routes.ts';
+import { ProxyStreamServer } from './proxy-stream/stream-server.ts';
 
 export interface Zone {
   readonly options: ResolvedZoneOptions;
   readonly store: Store;
   readonly http: HttpServerComponent;
   readonly ca: ZoneCa;
+  readonly proxyStream: ProxyStreamServer;
   /** In start order. */
   components(): Component[];
 }
@@ -79,11 +82,20 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     },
     logger,
   );
+  // The proxy config stream on --xds-addr, served with the zone's own identity.
+  const proxyStream = new ProxyStreamServer(
+    options.xdsAddr,
+    ca,
+    acl.authorizeToken,
+    logger,
+    !options.dev,
+  );
   const app = createHttpApp(deps, resolveAuthorizer, [
     acl.routes,
     ...routeModules,
     agentRoutes(health),
     caRoutes(ca),
+    proxyRoutes(proxyStream),
   ]);
   const http = new HttpServerComponent(app, options.httpAddr, logger, stopping);
   // Invalidates TTL sessions that were not renewed in time.
@@ -104,7 +116,16 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     store,
     http,
     ca,
+    proxyStream,
     // The store starts first and stops last, after the API has drained.
-    components: () => [storeCloser, ...acl.components, ca, health, sessionReaper, http],
+    components: () => [
+      storeCloser,
+      ...acl.components,
+      ca,
+      proxyStream,
+      health,
+      sessionReaper,
+      http,
+    ],
   };
 }

@@ -12,6 +12,7 @@ import { initializeAcl } from './acl-bootstrap.ts';
 import { AclResolver } from './acl-resolver.ts';
 import { aclRoutes } from './acl-routes.ts';
 import { allowAll } from './authorizer.ts';
+import type { Authorizer } from './authorizer.ts';
 
 /**
  * Consul (1.9+) names its default policy on every answer, ACLs on or off; its UI reads it.
@@ -21,6 +22,8 @@ const DEFAULT_POLICY_HEADER = 'X-Consul-Default-ACL-Policy';
 
 export interface AclSystem {
   resolveAuthorizer: AuthorizerResolver;
+  /** The Authorizer for a token secret that arrived outside an HTTP API request. */
+  authorizeToken: (secret: string) => Promise<Authorizer>;
   routes: RouteModule;
   /** Start before the HTTP API (it is ready once the bootstrap tokens exist). */
   components: Component[];
@@ -70,6 +73,7 @@ export function createAcl(store: Store, options: ResolvedZoneOptions, logger: Lo
         ctx.set(DEFAULT_POLICY_HEADER, 'allow');
         return Promise.resolve(allowAll);
       },
+      authorizeToken: () => Promise.resolve(allowAll),
       routes: aclRoutes(undefined),
       components: [],
     };
@@ -80,6 +84,7 @@ export function createAcl(store: Store, options: ResolvedZoneOptions, logger: Lo
       ctx.set(DEFAULT_POLICY_HEADER, 'deny');
       return resolver.resolve(ctx);
     },
+    authorizeToken: (secret) => resolver.authorizerFor(secret),
     routes: aclRoutes(resolver),
     components: [new AclComponent(store, resolver, options, logger)],
   };

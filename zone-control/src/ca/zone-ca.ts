@@ -195,10 +195,20 @@ export class ZoneCa implements Component {
     }
     const signer = signingCa(state, this.#options.sealer);
     const changedBundle = this.#state?.bundleVersion !== state.bundleVersion;
+    const changedSigner = this.#state?.activeRootId !== state.activeRootId;
     this.#state = state;
     this.#stateIndex = index;
     this.#signer = signer;
     if (changedBundle) this.#wake?.();
+    if (changedBundle || changedSigner) for (const listener of this.#listeners) listener(state);
+  }
+
+  readonly #listeners = new Set<(state: CaState) => void>();
+
+  /** Call `listener` when the trust bundle or the signing root changes; returns the unsubscribe. */
+  onBundleChange(listener: (state: CaState) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /**

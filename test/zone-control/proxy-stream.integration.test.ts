@@ -1,0 +1,243 @@
+/**
+ * The proxy config stream on a real zone: TLS with the zone's own identity, token checks
+ * at the upgrade, hello → leaf + bundle, ACK/NACK bookkeeping, bundle pushes during a root
+ * rotation (whose phase 2 waits for this proxy's ACK), and refusals of bad frames.
+ */
+import { once } from 'node:events';
+import { expect } from 'chai';
+import { WebSocket } from 'ws';
+import {
+  createCsr,
+  formatSpiffeId,
+  generateKeyPair,
+  spiffeServerIdentityCheck,
+  verifyLeafChain,
+} from '../../core/index.ts';
+import type { ZoneMessage } from '../../core/src/proxy-stream/messages.ts';
+import { PROTOCOL_VERSION } from '../../core/src/proxy-stream/messages.ts';
+import { rawText } from '../../zone-control/src/proxy-stream/proxy-session.ts';
+import { eventually } from '../helpers/async.ts';
+import { TEST_TRUST_DOMAIN, workloadId } from '../helpers/ca.ts';
+import { startZone } from '../helpers/zone.ts';
+import type { TestZone } from '../helpers/zone.ts';
+
+const ROOT = '9d1c2b3a-4e5f-4a6b-8c7d-0e1f2a3b4c5d';
+
+/** A stream client that keeps every frame the zone sent. */
+class StreamClient {
+  readonly frames: ZoneMessage[] = [];
+  closeCode: number | undefined;
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => this.frames.push(JSON.parse(rawText(data)) as ZoneMessage));
+    ws.on('close', (code) => (this.closeCode = code));
+  }
+
+  static async connect(zone: TestZone, token?: string): Promise<StreamClient> {
+    const { port } = zone.zone.proxyStream.address();
+    const bundle = (await (await fetch(`${zone.url}/api/ca/bundle`)).json()) as { roots: string[] };
+    const control = formatSpiffeId({
+      kind: 'control',
+      trustDomain: TEST_TRUST_DOMAIN,
+      zone: 'test',
+    });
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/`, {
+      ca: bundle.roots,
+      // ws types checkServerIdentity as a boolean predicate; Node's tls takes Error | undefined.
+      checkServerIdentity: spiffeServerIdentityCheck(control) as unknown as () => boolean,
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    const client = new StreamClient(ws);
+    await once(ws, 'open');
+    return client;
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  async next<T extends ZoneMessage['type']>(
+    type: T,
+    after = 0,
+  ): Promise<Extract<ZoneMessage, { type: T }>> {
+    return eventually(
+      () =>
+        this.frames.slice(after).find((f) => f.type === type) as
+          Extract<ZoneMessage, { type: T }> | undefined,
+      `a ${type} frame`,
+      10_000,
+      10,
+    );
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+async function hello(service: string, instanceId: string): Promise<Record<string, unknown>> {
+  const keyPair = await generateKeyPair();
+  return {
+    type: 'hello',
+    protocol: PROTOCOL_VERSION,
+    service,
+    instanceId,
+    address: '127.0.0.1',
+    port: 8080,
+    upstreams: [{ service: 'backend', localPort: 9001 }],
+    csr: createCsr({ keyPair, spiffeId: workloadId(service) }),
+  };
+}
+
+describe('proxy config stream (integration)', function () {
+  this.timeout(30_000);
+  let zone: TestZone;
+  before(async function () {
+    zone = await startZone({});
+  });
+  after(async function () {
+    await zone?.stop();
+  });
+
+  it('answers a hello with a leaf and the bundle, and records ACKs and NACKs', async function () {
+    const client = await StreamClient.connect(zone);
+    try {
+      client.send(await hello('web', 'web-1'));
+      const leaf = await client.next('leaf');
+      const bundle = await client.next('bundle');
+      expect(verifyLeafChain(leaf.chainPem, bundle.roots).spiffeId).to.equal(workloadId('web'));
+      client.send({ type: 'ack', kind: 'bundle', version: bundle.version, nonce: bundle.nonce });
+      client.send({
+        type: 'nack',
+        kind: 'leaf',
+        version: leaf.version,
+        nonce: leaf.nonce,
+        reason: 'disk full',
+      });
+      // An ACK for a nonce the zone never sent changes nothing.
+      client.send({ type: 'ack', kind: 'leaf', version: leaf.version, nonce: 'stale' });
+      const status = await eventually(async () => {
+        const body = (await (await fetch(`${zone.url}/api/proxies`)).json()) as {
+          proxies: {
+            instanceId: string;
+            acked: Record<string, number>;
+            lastNack?: { reason: string };
+          }[];
+        };
+        const p = body.proxies.find((x) => x.instanceId === 'web-1');
+        return p?.lastNack && p.acked.bundle ? p : undefined;
+      }, 'the ACK and NACK in /api/proxies');
+      expect(status.acked).to.deep.equal({ bundle: bundle.version });
+      expect(status.lastNack?.reason).to.equal('disk full');
+      const ca = (await (await fetch(`${zone.url}/api/ca`)).json()) as {
+        participants: { acked: string[] };
+      };
+      expect(ca.participants.acked).to.include(`${workloadId('web')} (web-1)`);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('pushes the new bundle during a root rotation, which waits for this proxy', async function () {
+    const client = await StreamClient.connect(zone);
+    try {
+      client.send(await hello('api', 'api-1'));
+      const first = await client.next('bundle');
+      client.send({ type: 'ack', kind: 'bundle', version: first.version, nonce: first.nonce });
+      // web-1 from the first test is gone; let it not hold the rotation.
+      await fetch(`${zone.url}/api/ca/ack`, {
+        method: 'PUT',
+        body: JSON.stringify({
+          participant: workloadId('web'),
+          instance: 'web-1',
+          bundleVersion: first.version + 1,
+        }),
+      }).then((r) => expect(r.status).to.equal(409)); // that version does not exist yet
+      const seen = client.frames.length;
+      expect((await fetch(`${zone.url}/api/ca/rotation`, { method: 'POST' })).status).to.equal(201);
+      const pushed = await client.next('bundle', seen);
+      expect(pushed.version).to.equal(first.version + 1);
+      expect(pushed.roots).to.have.length(2);
+      await fetch(`${zone.url}/api/ca/ack`, {
+        method: 'PUT',
+        body: JSON.stringify({
+          participant: workloadId('web'),
+          instance: 'web-1',
+          bundleVersion: pushed.version,
+        }),
+      });
+      const phase = async () =>
+        ((await (await fetch(`${zone.url}/api/ca`)).json()) as { rotation: { phase: unknown } })
+          .rotation.phase;
+      // Until api-1 acknowledges, phase 2 holds.
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await phase()).to.equal(2);
+      client.send({ type: 'ack', kind: 'bundle', version: pushed.version, nonce: pushed.nonce });
+      await eventually(async () => (await phase()) === 4, 'signing to switch after the ACK');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses bad frames with an error frame naming the field, then closes', async function () {
+    for (const [frame, field] of [
+      ['not json', 'frame'],
+      [{ type: 'ack', kind: 'bundle', version: 1, nonce: 'n' }, 'type'],
+      [{ ...(await hello('web', 'web-9')), port: 0 }, 'port'],
+    ] as const) {
+      const client = await StreamClient.connect(zone);
+      client.send(frame);
+      const error = await client.next('error');
+      expect(error.field).to.equal(field);
+      await eventually(() => client.closeCode, 'the stream to close');
+      expect(client.closeCode).to.equal(1008);
+    }
+  });
+});
+
+describe('proxy config stream with ACLs (integration)', function () {
+  let zone: TestZone;
+  before(async function () {
+    zone = await startZone({ dev: false, bootstrapToken: ROOT });
+  });
+  after(async function () {
+    await zone?.stop();
+  });
+
+  it('refuses a client without a valid token at the upgrade, and a hello for a service the token may not write', async function () {
+    const { port } = zone.zone.proxyStream.address();
+    for (const headers of [{}, { Authorization: 'Bearer 00000000-0000-0000-0000-000000000000' }]) {
+      const ws = new WebSocket(`wss://127.0.0.1:${port}/`, { rejectUnauthorized: false, headers });
+      ws.on('error', () => undefined);
+      const [, res] = (await once(ws, 'unexpected-response')) as [
+        unknown,
+        { statusCode: number; resume(): void },
+      ];
+      expect(res.statusCode).to.equal(401);
+      res.resume();
+    }
+    const policy = (await (
+      await fetch(`${zone.url}/v1/acl/policy`, {
+        method: 'PUT',
+        headers: { 'X-Consul-Token': ROOT },
+        body: JSON.stringify({ Name: 'web-only', Rules: 'service "web" { policy = "write" }' }),
+      })
+    ).json()) as { ID: string };
+    const token = (await (
+      await fetch(`${zone.url}/v1/acl/token`, {
+        method: 'PUT',
+        headers: { 'X-Consul-Token': ROOT },
+        body: JSON.stringify({ Policies: [{ ID: policy.ID }] }),
+      })
+    ).json()) as { SecretID: string };
+    const denied = await StreamClient.connect(zone, token.SecretID);
+    denied.send(await hello('db', 'db-1'));
+    expect((await denied.next('error')).code).to.equal('CW_ERR_PERMISSION_DENIED');
+    const allowed = await StreamClient.connect(zone, token.SecretID);
+    try {
+      allowed.send(await hello('web', 'web-1'));
+      expect((await allowed.next('leaf')).certificatePem).to.include('BEGIN CERTIFICATE');
+    } finally {
+      allowed.close();
+    }
+  });
+});

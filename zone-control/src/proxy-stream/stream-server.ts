@@ -1,0 +1,151 @@
+/**
+ * The proxy config stream's server: WebSocket over TLS on the zone's `--xds-addr`. The
+ * zone serves its own control identity (a leaf from its CA, renewed like any other) so
+ * proxies can verify whom they talk to with the trust bundle. Clients authenticate at the
+ * upgrade with `Authorization: Bearer <token>`; a missing or unknown token is refused
+ * with 401 before any frame is read.
+ */
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import {
+  LeafRenewer,
+  createCsr,
+  generateKeyPair,
+  privateKeyToPem,
+  trustBundlePems,
+} from '../../../core/index.ts';
+import type { Component, HostPort, Logger } from '../../../core/index.ts';
+import { MAX_FRAME_BYTES } from '../../../core/src/proxy-stream/messages.ts';
+import type { Authorizer } from '../acl/authorizer.ts';
+import type { ZoneCa } from '../ca/zone-ca.ts';
+import { ProxySession } from './proxy-session.ts';
+import type { ProxyStatus } from './proxy-session.ts';
+
+export class ProxyStreamServer implements Component {
+  readonly name = 'proxy-stream';
+  readonly #server = https.createServer({ minVersion: 'TLSv1.2' });
+  readonly #wss: WebSocketServer;
+  readonly #statuses = new Map<string, ProxyStatus>();
+  #bound!: () => void;
+  readonly #ready = new Promise<void>((resolve) => (this.#bound = resolve));
+  #key = '';
+  #cert = '';
+
+  constructor(
+    private readonly addr: HostPort,
+    private readonly ca: ZoneCa,
+    private readonly authorizeToken: (secret: string) => Promise<Authorizer>,
+    private readonly logger: Logger,
+    /** Without ACLs (`--dev`) a proxy may connect without a token. */
+    private readonly requireToken = true,
+  ) {
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+    this.#server.on('upgrade', (req, socket, head) => {
+      void this.#authenticate(req).then(
+        (authz) =>
+          this.#wss.handleUpgrade(req, socket, head, (ws) => {
+            new ProxySession(ws, authz, this.ca, this.logger, (s) =>
+              this.#statuses.set(s.instanceId, { ...s }),
+            );
+          }),
+        (err: Error) => {
+          socket.end(
+            `HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${err.message}\n`,
+          );
+        },
+      );
+    });
+    this.#server.on('request', (_req, res) => {
+      res
+        .writeHead(426, { 'Content-Type': 'text/plain' })
+        .end('this port speaks the proxy config stream (WebSocket) only\n');
+    });
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  address(): HostPort {
+    const a = this.#server.address() as AddressInfo | null;
+    return a ? { host: a.address, port: a.port } : this.addr;
+  }
+
+  /** What the zone API shows: every proxy seen since this process started. */
+  statuses(): ProxyStatus[] {
+    return [...this.#statuses.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    await this.ca.ready();
+    const renewer = new LeafRenewer({
+      issue: async () => {
+        const keyPair = await generateKeyPair();
+        const spiffeId = this.ca.controlSpiffeId;
+        const leaf = await this.ca.sign(createCsr({ keyPair, spiffeId }), spiffeId);
+        return { ...leaf, keyPem: privateKeyToPem(keyPair.privateKey) };
+      },
+      install: (leaf) => {
+        this.#key = leaf.keyPem;
+        this.#cert = leaf.chainPem;
+        this.#applyContext();
+      },
+      logger: this.logger,
+    });
+    const stopRenewal = new AbortController();
+    let firstLeaf!: () => void;
+    const issued = new Promise<void>((resolve) => (firstLeaf = resolve));
+    const renewing = renewer.run(AbortSignal.any([signal, stopRenewal.signal]), firstLeaf);
+    const unsubscribe = this.ca.onBundleChange(() => {
+      renewer.renewNow();
+      this.#applyContext();
+    });
+    await Promise.race([issued, renewing]);
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.addr.port, this.addr.host, () => {
+        const a = this.address();
+        this.logger.info({ addr: `${a.host}:${a.port}` }, 'proxy config stream listening');
+        resolve();
+      });
+    });
+    this.#bound();
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    unsubscribe();
+    stopRenewal.abort();
+    for (const ws of this.#wss.clients) ws.close(1001, 'zone stopping');
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    await renewing;
+  }
+
+  #applyContext(): void {
+    if (!this.#key) return;
+    this.#server.setSecureContext({
+      key: this.#key,
+      cert: this.#cert,
+      ca: trustBundlePems(this.ca.state),
+    });
+  }
+
+  async #authenticate(req: IncomingMessage): Promise<Authorizer> {
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match?.[1]) {
+      if (!this.requireToken) return this.authorizeToken('');
+      throw new Error('a dataplane token is required: Authorization: Bearer <token>');
+    }
+    try {
+      return await this.authorizeToken(match[1]);
+    } catch {
+      throw new Error('the token is not valid');
+    }
+  }
+}
