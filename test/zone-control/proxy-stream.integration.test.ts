@@ -14,7 +14,7 @@ import {
   verifyLeafChain,
 } from '../../core/index.ts';
 import type { ZoneMessage } from '../../core/src/proxy-stream/messages.ts';
-import { PROTOCOL_VERSION } from '../../core/src/proxy-stream/messages.ts';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../core/src/proxy-stream/messages.ts';
 import { rawText } from '../../zone-control/src/proxy-stream/proxy-session.ts';
 import { eventually } from '../helpers/async.ts';
 import { TEST_TRUST_DOMAIN, workloadId } from '../helpers/ca.ts';
@@ -176,6 +176,18 @@ describe('proxy config stream (integration)', function () {
     } finally {
       client.close();
     }
+  });
+
+  it('closes a stream that sends a frame over the size limit, and keeps serving', async function () {
+    const client = await StreamClient.connect(zone);
+    client.send('x'.repeat(MAX_FRAME_BYTES + 1));
+    await eventually(() => client.closeCode, 'the stream to close');
+    // 1009: message too big (RFC 6455 §7.4.1).
+    expect(client.closeCode).to.equal(1009);
+    const next = await StreamClient.connect(zone);
+    next.send(await hello('web', 'web-2'));
+    expect((await next.next('leaf')).type).to.equal('leaf');
+    next.close();
   });
 
   it('refuses bad frames with an error frame naming the field, then closes', async function () {

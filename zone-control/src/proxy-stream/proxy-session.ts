@@ -63,6 +63,9 @@ export class ProxySession {
       }
       void this.#handle(rawText(data));
     });
+    // A protocol error (an oversized or malformed frame) closes the socket; without a
+    // listener ws would throw it on the process.
+    socket.on('error', (err) => this.logger.debug({ err: String(err) }, 'proxy stream error'));
     socket.on('close', () => {
       clearTimeout(timer);
       this.#unsubscribe?.();
