@@ -3,6 +3,7 @@
  * at the upgrade, hello → leaf + bundle, ACK/NACK bookkeeping, bundle pushes during a root
  * rotation (whose phase 2 waits for this proxy's ACK), and refusals of bad frames.
  */
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
@@ -10,6 +11,7 @@ import {
   createCsr,
   formatSpiffeId,
   generateKeyPair,
+  normalizeSerial,
   spiffeServerIdentityCheck,
   verifyLeafChain,
 } from '../../core/index.ts';
@@ -173,6 +175,30 @@ describe('proxy config stream (integration)', function () {
       expect(await phase()).to.equal(2);
       client.send({ type: 'ack', kind: 'bundle', version: pushed.version, nonce: pushed.nonce });
       await eventually(async () => (await phase()) === 4, 'signing to switch after the ACK');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('pushes the revocation list when a leaf is revoked', async function () {
+    const client = await StreamClient.connect(zone);
+    try {
+      client.send(await hello('web', 'web-3'));
+      const leaf = await client.next('leaf');
+      const first = await client.next('bundle');
+      const serial = normalizeSerial(new X509Certificate(leaf.certificatePem).serialNumber);
+      expect(first.revokedSerials).not.to.include(serial);
+      const seen = client.frames.length;
+      const revoked = await fetch(`${zone.url}/api/ca/revocations`, {
+        method: 'POST',
+        body: JSON.stringify({ serial, reason: 'test' }),
+      });
+      expect(revoked.status).to.equal(201);
+      const pushed = await client.next('bundle', seen);
+      expect(pushed.revokedSerials).to.include(serial);
+      // Same roots, same version; a new nonce so the ACK names this push.
+      expect(pushed.version).to.equal(first.version);
+      expect(pushed.nonce).not.to.equal(first.nonce);
     } finally {
       client.close();
     }

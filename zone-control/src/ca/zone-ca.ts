@@ -149,7 +149,20 @@ export class ZoneCa implements Component {
   async start(signal: AbortSignal): Promise<void> {
     await this.load();
     this.#loaded();
-    await Promise.all([this.#followState(signal), this.#drive(signal)]);
+    const from = await this.#store.currentIndex();
+    await Promise.all([
+      this.#follow(CA_STATE_KEY, true, this.#stateIndex, () => this.#reloadIfNewer(), signal),
+      this.#follow(
+        CA_REVOKED_PREFIX,
+        false,
+        from,
+        () => {
+          for (const listener of this.#revocationListeners) listener();
+        },
+        signal,
+      ),
+      this.#drive(signal),
+    ]);
   }
 
   /** Read the state, creating it on a first start; safe against a concurrent first start. */
@@ -419,27 +432,42 @@ export class ZoneCa implements Component {
     }
   }
 
-  /** Reload the state whenever another replica (or an API call) changes it. */
-  async #followState(signal: AbortSignal): Promise<void> {
-    let from = this.#stateIndex;
+  /**
+   * Call `onChange` after every change under `prefix` (by any replica), for as long as
+   * the zone runs. After a resync (history no longer held, e.g. after a restart) the watch
+   * goes on from the current index, not from the stale one, and `onChange` runs once.
+   */
+  async #follow(
+    prefix: string,
+    exact: boolean,
+    from: number,
+    onChange: () => Promise<void> | void,
+    signal: AbortSignal,
+  ): Promise<void> {
     while (!signal.aborted) {
       try {
-        for await (const event of this.#store.watch(CA_STATE_KEY, from, { exact: true, signal })) {
+        for await (const event of this.#store.watch(prefix, from, { exact, signal })) {
           if (event.type === 'resync') break;
           from = event.index;
-          await this.#reloadIfNewer();
+          await onChange();
         }
         if (signal.aborted) return;
-        // A resync (history no longer held, e.g. after a restart): re-read, and watch on
-        // from the index of that read, not from the stale one.
         from = await this.#store.currentIndex();
-        await this.#reloadIfNewer();
+        await onChange();
       } catch (err) {
         if (signal.aborted) return;
-        this.#logger.warn({ err: String(err) }, 'CA state watch failed; retrying');
+        this.#logger.warn({ err: String(err), prefix }, 'CA watch failed; retrying');
         await sleep(1000, signal);
       }
     }
+  }
+
+  readonly #revocationListeners = new Set<() => void>();
+
+  /** Call `listener` when a leaf is revoked (or a revocation expires); returns the unsubscribe. */
+  onRevocationChange(listener: () => void): () => void {
+    this.#revocationListeners.add(listener);
+    return () => this.#revocationListeners.delete(listener);
   }
 
   /** Catch up with the stored state now (a blocked read woke on a change to it). */

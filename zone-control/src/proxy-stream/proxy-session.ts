@@ -15,7 +15,7 @@ import type {
   ZoneMessage,
 } from '../../../core/src/proxy-stream/messages.ts';
 import { InvalidArgumentError, formatSpiffeId, trustBundlePems } from '../../../core/index.ts';
-import type { CaState, Logger } from '../../../core/index.ts';
+import type { Logger } from '../../../core/index.ts';
 import type { Authorizer } from '../acl/authorizer.ts';
 import { requireEntitlement } from '../ca/entitlement.ts';
 import type { ZoneCa } from '../ca/zone-ca.ts';
@@ -133,8 +133,14 @@ export class ProxySession {
     };
     this.onStatus(this.status);
     await this.#pushLeaf(hello.csr);
-    this.#pushBundle(this.ca.state);
-    this.#unsubscribe = this.ca.onBundleChange((state) => this.#pushBundle(state));
+    await this.#pushBundle();
+    const push = (): void => void this.#pushBundle().catch((err: unknown) => this.#refuse(err));
+    const offBundle = this.ca.onBundleChange(push);
+    const offRevocations = this.ca.onRevocationChange(push);
+    this.#unsubscribe = () => {
+      offBundle();
+      offRevocations();
+    };
   }
 
   async #pushLeaf(csr: string): Promise<void> {
@@ -149,12 +155,18 @@ export class ProxySession {
     });
   }
 
-  #pushBundle(state: CaState): void {
+  /**
+   * The roots and the revoked serials. A revocation re-sends the same bundle version with
+   * a new nonce: the roots did not change, so the CA's acknowledgement stays valid.
+   */
+  async #pushBundle(): Promise<void> {
+    const { records } = await this.ca.revocations();
+    const state = this.ca.state;
     this.#send({
       type: 'bundle',
       ...this.#nextPush('bundle', state.bundleVersion),
       roots: trustBundlePems(state),
-      revokedSerials: [],
+      revokedSerials: records.map((r) => r.serial).sort(),
     });
   }
 
