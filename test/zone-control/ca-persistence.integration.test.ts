@@ -235,27 +235,32 @@ describe('zone CA persistence (integration)', function () {
       '-out',
       file('int.csr'),
     );
-    writeFileSync(
-      file('ext.cnf'),
-      'basicConstraints=critical,CA:TRUE,pathlen:1\nkeyUsage=critical,keyCertSign,cRLSign\n',
-    );
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      file('int.csr'),
-      '-CA',
-      file('root.pem'),
-      '-CAkey',
-      file('root.key'),
-      '-CAcreateserial',
-      '-days',
-      '20',
-      '-extfile',
-      file('ext.cnf'),
-      '-out',
-      file('int.pem'),
-    );
+    /** The intermediate's CSR signed by the root, with basicConstraints pathlen `pathLen`. */
+    const signIntermediate = (pathLen: number, out: string): void => {
+      const ext = file(`ext${pathLen}.cnf`);
+      writeFileSync(
+        ext,
+        `basicConstraints=critical,CA:TRUE,pathlen:${pathLen}\nkeyUsage=critical,keyCertSign,cRLSign\n`,
+      );
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        file('int.csr'),
+        '-CA',
+        file('root.pem'),
+        '-CAkey',
+        file('root.key'),
+        '-CAcreateserial',
+        '-days',
+        '20',
+        '-extfile',
+        ext,
+        '-out',
+        file(out),
+      );
+    };
+    signIntermediate(1, 'int.pem');
     const intPem = readFileSync(file('int.pem'), 'utf8');
     const rootPem = readFileSync(file('root.pem'), 'utf8');
 
@@ -271,24 +276,7 @@ describe('zone CA persistence (integration)', function () {
     expect((err as Error).message).to.include('not self-signed');
 
     // An intermediate with path length 0 could not sign our zone intermediate.
-    writeFileSync(file('ext0.cnf'), 'basicConstraints=critical,CA:TRUE,pathlen:0\n');
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      file('int.csr'),
-      '-CA',
-      file('root.pem'),
-      '-CAkey',
-      file('root.key'),
-      '-CAcreateserial',
-      '-days',
-      '20',
-      '-extfile',
-      file('ext0.cnf'),
-      '-out',
-      file('int0.pem'),
-    );
+    signIntermediate(0, 'int0.pem');
     writeFileSync(file('chain0.pem'), readFileSync(file('int0.pem'), 'utf8') + rootPem);
     const pathLen = await createZoneError({
       name: 'test',
