@@ -9,7 +9,11 @@
  * - `hello`: who this instance is (service, instance, upstreams) and a CSR for its leaf;
  * - `csr`: a renewal;
  * - `ack` / `nack`: the proxy applied (or refused, with a reason) a pushed `config`,
- *   `bundle` or `leaf`, named by its kind, version and nonce.
+ *   `bundle` or `leaf`, named by its kind, version and nonce;
+ * - `health`: the result of the proxy's check of its local app (it becomes the instance's
+ *   health check in the catalog);
+ * - `leave`: the instance is shutting down; the zone deregisters it at once instead of
+ *   waiting for its connection check to expire.
  *
  * zone → proxy: `leaf`, `bundle` (roots + revoked serials), `config` (a versioned
  * snapshot), `error`. Every push carries a version and a fresh nonce: an ACK for an old
@@ -42,6 +46,25 @@ export interface HelloMessage {
   port: number;
   upstreams: Upstream[];
   csr: string;
+  /** What the local app speaks; picks L4 or L7 handling on the inbound side. */
+  appProtocol: 'tcp' | 'http';
+  /** The catalog node the instance is registered on (a VM's host name). */
+  node: string;
+  /** Catalog meta, e.g. `version` for weighted splits by version. */
+  meta: Record<string, string>;
+  tags: string[];
+  /** The proxy's admin port, recorded in the catalog (`proxy.admin`). */
+  adminPort?: number;
+}
+
+export interface HealthMessage {
+  type: 'health';
+  status: 'passing' | 'warning' | 'critical';
+  output: string;
+}
+
+export interface LeaveMessage {
+  type: 'leave';
 }
 
 export interface CsrMessage {
@@ -64,7 +87,8 @@ export interface NackMessage {
   reason: string;
 }
 
-export type ProxyMessage = HelloMessage | CsrMessage | AckMessage | NackMessage;
+export type ProxyMessage =
+  HelloMessage | CsrMessage | AckMessage | NackMessage | HealthMessage | LeaveMessage;
 
 export interface LeafPush {
   type: 'leaf';
@@ -118,8 +142,24 @@ export function decodeProxyMessage(frame: string | Buffer): ProxyMessage {
       return { type: 'ack', ...pushRef(m) };
     case 'nack':
       return { type: 'nack', ...pushRef(m), reason: text(m, 'reason', MAX_REASON) };
+    case 'health': {
+      const status = m.status;
+      if (status !== 'passing' && status !== 'warning' && status !== 'critical') {
+        throw new InvalidArgumentError('status must be passing, warning or critical', 'status');
+      }
+      const output = m.output ?? '';
+      if (typeof output !== 'string' || output.length > MAX_REASON) {
+        throw new InvalidArgumentError(
+          `output must be a string of at most ${MAX_REASON} characters`,
+          'output',
+        );
+      }
+      return { type: 'health', status, output };
+    }
+    case 'leave':
+      return { type: 'leave' };
     default:
-      throw unknownType(m.type, ['hello', 'csr', 'ack', 'nack']);
+      throw unknownType(m.type, ['hello', 'csr', 'ack', 'nack', 'health', 'leave']);
   }
 }
 
@@ -248,7 +288,11 @@ function decodeHello(m: Fields): HelloMessage {
       'instanceId',
     );
   }
-  return {
+  const appProtocol = m.appProtocol ?? 'tcp';
+  if (appProtocol !== 'tcp' && appProtocol !== 'http') {
+    throw new InvalidArgumentError('appProtocol must be tcp or http', 'appProtocol');
+  }
+  const hello: HelloMessage = {
     type: 'hello',
     protocol: PROTOCOL_VERSION,
     service: name(m.service, 'service'),
@@ -258,7 +302,33 @@ function decodeHello(m: Fields): HelloMessage {
     port: port(m.port, 'port'),
     upstreams,
     csr: text(m, 'csr', 64 * 1024),
+    appProtocol,
+    node: m.node === undefined ? instanceId : text(m, 'node', 128),
+    meta: stringMap(m.meta, 'meta'),
+    tags: m.tags === undefined ? [] : textList(m, 'tags', 0, 64),
   };
+  if (m.adminPort !== undefined) hello.adminPort = port(m.adminPort, 'adminPort');
+  return hello;
+}
+
+function stringMap(v: unknown, field: string): Record<string, string> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new InvalidArgumentError(`${field} must be an object of strings`, field);
+  }
+  const entries = Object.entries(v);
+  if (entries.length > 64) {
+    throw new InvalidArgumentError(`${field} may hold at most 64 entries`, field);
+  }
+  for (const [k, value] of entries) {
+    if (!/^[A-Za-z0-9_.-]{1,128}$/.test(k) || typeof value !== 'string' || value.length > 512) {
+      throw new InvalidArgumentError(
+        `${field}.${k} must be a string of at most 512 characters under a plain key`,
+        `${field}.${k}`,
+      );
+    }
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function pushRef(m: Fields): { kind: PushKind; version: number; nonce: string } {

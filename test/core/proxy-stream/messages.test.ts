@@ -36,7 +36,28 @@ describe('proxy stream messages', function () {
       ...hello,
       namespace: 'default',
       upstreams: [{ service: 'backend', namespace: 'default', localPort: 9001 }],
+      appProtocol: 'tcp',
+      node: 'web-1',
+      meta: {},
+      tags: [],
     });
+  });
+
+  it('decodes health reports and leave, refusing unknown statuses', function () {
+    expect(
+      decodeProxyMessage('{"type":"health","status":"critical","output":"refused"}'),
+    ).to.deep.equal({ type: 'health', status: 'critical', output: 'refused' });
+    expect(decodeProxyMessage('{"type":"leave"}')).to.deep.equal({ type: 'leave' });
+    expect(refusedField(decodeProxyMessage, { type: 'health', status: 'bad' })).to.equal('status');
+    expect(
+      refusedField(decodeProxyMessage, { type: 'health', status: 'passing', output: 7 }),
+    ).to.equal('output');
+    expect(refusedField(decodeProxyMessage, { ...hello, appProtocol: 'udp' })).to.equal(
+      'appProtocol',
+    );
+    expect(refusedField(decodeProxyMessage, { ...hello, meta: { version: 2 } })).to.equal(
+      'meta.version',
+    );
   });
 
   it('decodes acks, nacks and CSRs', function () {

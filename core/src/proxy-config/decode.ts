@@ -1,0 +1,491 @@
+/**
+ * Checks a proxy config snapshot, from the config stream or a bootstrap file, and fills in
+ * the defaults for what it leaves out. A proxy NACKs a snapshot this refuses, with the
+ * message, and keeps serving its last good one; so every check names the field, and
+ * cross-references (routes → clusters, unique ports) are checked here too, not when the
+ * proxy is half-way through applying it.
+ */
+import { InvalidArgumentError } from '../errors.ts';
+import { HEALTH_STATUSES } from '../catalog/types.ts';
+import type { HealthStatus } from '../catalog/types.ts';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_PANIC_THRESHOLD_PERCENT,
+  DEFAULT_ROUTE_TIMEOUT_MS,
+  defaultLimits,
+  defaultLoadBalancer,
+  defaultOutlier,
+  defaultRetryPolicy,
+} from './defaults.ts';
+import { LB_POLICIES, LISTENER_PROTOCOLS, RETRY_ON } from './types.ts';
+import type {
+  Authorization,
+  AuthzRule,
+  Cluster,
+  Endpoint,
+  Fault,
+  HeaderMatch,
+  HttpMatch,
+  InboundConfig,
+  LbPolicy,
+  ListenerProtocol,
+  OutboundListener,
+  ProxyConfig,
+  RetryOn,
+  RetryPolicy,
+  Route,
+} from './types.ts';
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const CLUSTER_NAME = /^[a-z0-9]([a-z0-9~._-]{0,126}[a-z0-9])?$/;
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+const METHOD = /^[A-Z]{1,20}$/;
+const HOUR_MS = 3_600_000;
+
+/** Check a snapshot and return it with defaults filled in. @throws InvalidArgumentError */
+export function decodeProxyConfig(value: unknown): ProxyConfig {
+  const f = new Fields(value, '');
+  const clusters = f.list('clusters', 0, 10_000, (c) => decodeCluster(c));
+  const clusterNames = new Set<string>();
+  clusters.forEach((c, i) => {
+    if (clusterNames.has(c.name)) {
+      throw new InvalidArgumentError(`duplicate cluster name ${c.name}`, `clusters[${i}].name`);
+    }
+    clusterNames.add(c.name);
+  });
+  const inbound = decodeInbound(f.object('inbound'));
+  const outbound = f.list('outbound', 0, 1024, (l) => decodeListener(l, clusterNames));
+  const ports = new Map<number, string>([[inbound.port, 'inbound.port']]);
+  outbound.forEach((l, i) => {
+    const at = `outbound[${i}].port`;
+    const other = ports.get(l.port);
+    if (other !== undefined) {
+      throw new InvalidArgumentError(`${at} ${l.port} is already used by ${other}`, at);
+    }
+    ports.set(l.port, at);
+  });
+  const names = new Set<string>();
+  outbound.forEach((l, i) => {
+    if (names.has(l.name)) {
+      throw new InvalidArgumentError(`duplicate listener name ${l.name}`, `outbound[${i}].name`);
+    }
+    names.add(l.name);
+  });
+  return {
+    service: f.name('service'),
+    namespace: f.name('namespace', 'default'),
+    zone: f.name('zone'),
+    trustDomain: f.string('trustDomain', 253),
+    inbound,
+    outbound,
+    clusters,
+  };
+}
+
+function decodeInbound(f: Fields): InboundConfig {
+  return {
+    port: f.port('port'),
+    protocol: f.oneOf('protocol', ['tcp', 'http'] as const, 'tcp'),
+    authorization: decodeAuthorization(f.object('authorization', {})),
+  };
+}
+
+function decodeAuthorization(f: Fields): Authorization {
+  return {
+    defaultAction: f.oneOf('defaultAction', ['allow', 'deny'] as const, 'allow'),
+    rules: f.list('rules', 0, 10_000, (r) => decodeRule(r), []),
+  };
+}
+
+function decodeRule(f: Fields): AuthzRule {
+  const source = f.object('source', {});
+  const rule: AuthzRule = {
+    action: f.oneOf('action', ['allow', 'deny'] as const),
+    source: {},
+  };
+  for (const part of ['service', 'namespace', 'zone'] as const) {
+    const v = source.optionalString(part, 63);
+    if (v !== undefined && v !== '*') {
+      if (!NAME.test(v)) {
+        throw new InvalidArgumentError(
+          `${source.at(part)} must be a DNS label or *`,
+          source.at(part),
+        );
+      }
+      rule.source[part] = v;
+    }
+  }
+  if (f.has('http')) rule.http = f.list('http', 1, 256, (m) => decodeHttpMatch(m));
+  return rule;
+}
+
+function decodeHttpMatch(f: Fields): HttpMatch {
+  const m: HttpMatch = {};
+  const pathExact = f.optionalString('pathExact', 4096);
+  const pathPrefix = f.optionalString('pathPrefix', 4096);
+  if (pathExact !== undefined && pathPrefix !== undefined) {
+    throw new InvalidArgumentError(
+      `${f.at('pathExact')} and pathPrefix are exclusive`,
+      f.at('pathExact'),
+    );
+  }
+  for (const [key, v] of [
+    ['pathExact', pathExact],
+    ['pathPrefix', pathPrefix],
+  ] as const) {
+    if (v !== undefined) {
+      if (!v.startsWith('/')) {
+        throw new InvalidArgumentError(`${f.at(key)} must start with /`, f.at(key));
+      }
+      m[key] = v;
+    }
+  }
+  if (f.has('methods')) {
+    m.methods = f.values('methods', 1, 16, (raw, at) => {
+      if (typeof raw !== 'string' || !METHOD.test(raw)) {
+        throw new InvalidArgumentError(`${at} must be an upper-case HTTP method`, at);
+      }
+      return raw;
+    });
+  }
+  if (f.has('headers')) m.headers = f.list('headers', 1, 64, (h) => decodeHeaderMatch(h));
+  return m;
+}
+
+function decodeHeaderMatch(f: Fields): HeaderMatch {
+  const name = f.string('name', 256).toLowerCase();
+  if (!HEADER_NAME.test(name)) {
+    throw new InvalidArgumentError(`${f.at('name')} is not a valid header name`, f.at('name'));
+  }
+  const h: HeaderMatch = { name };
+  const exact = f.optionalString('exact', 8192, true);
+  const prefix = f.optionalString('prefix', 8192, true);
+  const present = f.optionalBoolean('present');
+  const given = [exact, prefix, present].filter((v) => v !== undefined).length;
+  if (given !== 1) {
+    throw new InvalidArgumentError(
+      `${f.at('name')}: give exactly one of exact, prefix, present`,
+      f.at('name'),
+    );
+  }
+  if (exact !== undefined) h.exact = exact;
+  if (prefix !== undefined) h.prefix = prefix;
+  if (present !== undefined) h.present = present;
+  if (f.optionalBoolean('invert') === true) h.invert = true;
+  return h;
+}
+
+function decodeListener(f: Fields, clusters: Set<string>): OutboundListener {
+  const protocol: ListenerProtocol = f.oneOf('protocol', LISTENER_PROTOCOLS, 'tcp');
+  const routes = f.list('routes', 1, 1024, (r) => decodeRoute(r, clusters));
+  if (protocol === 'tcp') {
+    const only = routes[0];
+    if (routes.length !== 1 || only === undefined || Object.keys(only.match).length > 0) {
+      throw new InvalidArgumentError(
+        `${f.at('routes')}: a tcp listener takes exactly one route with an empty match`,
+        f.at('routes'),
+      );
+    }
+  }
+  return { name: f.name('name'), port: f.port('port'), protocol, routes };
+}
+
+function decodeRoute(f: Fields, clusters: Set<string>): Route {
+  const destinations = f.list('destinations', 1, 64, (d) => {
+    const cluster = d.string('cluster', 128);
+    if (!clusters.has(cluster)) {
+      throw new InvalidArgumentError(
+        `${d.at('cluster')} names unknown cluster ${cluster}`,
+        d.at('cluster'),
+      );
+    }
+    return { cluster, weight: d.integer('weight', 0, 1_000_000, 1) };
+  });
+  if (destinations.every((d) => d.weight === 0)) {
+    throw new InvalidArgumentError(
+      `${f.at('destinations')}: at least one weight must be positive`,
+      f.at('destinations'),
+    );
+  }
+  const route: Route = {
+    match: decodeHttpMatch(f.object('match', {})),
+    destinations,
+    timeoutMs: f.integer('timeoutMs', 1, HOUR_MS, DEFAULT_ROUTE_TIMEOUT_MS),
+    retry: decodeRetry(f.object('retry', {})),
+  };
+  if (f.has('fault')) route.fault = decodeFault(f.object('fault'));
+  return route;
+}
+
+function decodeRetry(f: Fields): RetryPolicy {
+  const d = defaultRetryPolicy();
+  const retry: RetryPolicy = {
+    numRetries: f.integer('numRetries', 0, 10, d.numRetries),
+    retryOn: f.values(
+      'retryOn',
+      0,
+      RETRY_ON.length,
+      (raw, at) => {
+        if (!RETRY_ON.includes(raw as RetryOn)) {
+          throw new InvalidArgumentError(`${at} must be one of ${RETRY_ON.join(', ')}`, at);
+        }
+        return raw as RetryOn;
+      },
+      d.retryOn,
+    ),
+    retryOnStatusCodes: f.values(
+      'retryOnStatusCodes',
+      0,
+      64,
+      (raw, at) => {
+        if (!Number.isInteger(raw) || (raw as number) < 100 || (raw as number) > 599) {
+          throw new InvalidArgumentError(`${at} must be an HTTP status code`, at);
+        }
+        return raw as number;
+      },
+      d.retryOnStatusCodes,
+    ),
+    idempotentOnly: f.optionalBoolean('idempotentOnly') ?? d.idempotentOnly,
+    baseIntervalMs: f.integer('baseIntervalMs', 1, 60_000, d.baseIntervalMs),
+    maxIntervalMs: f.integer('maxIntervalMs', 1, 600_000, d.maxIntervalMs),
+    budgetPercent: f.integer('budgetPercent', 0, 100, d.budgetPercent),
+    minRetryConcurrency: f.integer('minRetryConcurrency', 0, 10_000, d.minRetryConcurrency),
+  };
+  if (retry.maxIntervalMs < retry.baseIntervalMs) {
+    throw new InvalidArgumentError(
+      `${f.at('maxIntervalMs')} must be at least baseIntervalMs`,
+      f.at('maxIntervalMs'),
+    );
+  }
+  return retry;
+}
+
+function decodeFault(f: Fields): Fault {
+  const fault: Fault = {};
+  if (f.has('delay')) {
+    const d = f.object('delay');
+    fault.delay = {
+      percent: d.number('percent', 0, 100),
+      durationMs: d.integer('durationMs', 0, HOUR_MS),
+    };
+  }
+  if (f.has('abort')) {
+    const a = f.object('abort');
+    fault.abort = {
+      percent: a.number('percent', 0, 100),
+      httpStatus: a.integer('httpStatus', 200, 599),
+    };
+  }
+  return fault;
+}
+
+function decodeCluster(f: Fields): Cluster {
+  const name = f.string('name', 128);
+  if (!CLUSTER_NAME.test(name)) {
+    throw new InvalidArgumentError(
+      `${f.at('name')} may hold lowercase letters, digits and ~ . _ - only`,
+      f.at('name'),
+    );
+  }
+  const lbFields = f.object('lb', {});
+  const dl = defaultLoadBalancer();
+  const policy: LbPolicy = lbFields.oneOf('policy', LB_POLICIES, dl.policy);
+  const lb: Cluster['lb'] = { policy };
+  if (policy === 'ring_hash') {
+    const header = lbFields.string('hashHeader', 256).toLowerCase();
+    if (!HEADER_NAME.test(header)) {
+      throw new InvalidArgumentError(
+        `${lbFields.at('hashHeader')} is not a valid header name`,
+        lbFields.at('hashHeader'),
+      );
+    }
+    lb.hashHeader = header;
+  }
+  if (policy === 'least_request') lb.choiceCount = lbFields.integer('choiceCount', 2, 100, 2);
+  const limitsFields = f.object('limits', {});
+  const dlim = defaultLimits();
+  const outlierFields = f.object('outlier', {});
+  const dout = defaultOutlier();
+  return {
+    name,
+    service: f.name('service'),
+    namespace: f.name('namespace', 'default'),
+    lb,
+    connectTimeoutMs: f.integer('connectTimeoutMs', 1, HOUR_MS, DEFAULT_CONNECT_TIMEOUT_MS),
+    limits: {
+      maxConnections: limitsFields.integer('maxConnections', 1, 1_000_000, dlim.maxConnections),
+      maxPendingRequests: limitsFields.integer(
+        'maxPendingRequests',
+        0,
+        1_000_000,
+        dlim.maxPendingRequests,
+      ),
+      maxRequests: limitsFields.integer('maxRequests', 1, 1_000_000, dlim.maxRequests),
+    },
+    outlier: {
+      consecutive5xx: outlierFields.integer('consecutive5xx', 0, 1000, dout.consecutive5xx),
+      consecutiveConnectFailures: outlierFields.integer(
+        'consecutiveConnectFailures',
+        0,
+        1000,
+        dout.consecutiveConnectFailures,
+      ),
+      baseEjectionMs: outlierFields.integer('baseEjectionMs', 1, HOUR_MS, dout.baseEjectionMs),
+      maxEjectionPercent: outlierFields.integer(
+        'maxEjectionPercent',
+        0,
+        100,
+        dout.maxEjectionPercent,
+      ),
+    },
+    panicThresholdPercent: f.integer(
+      'panicThresholdPercent',
+      0,
+      100,
+      DEFAULT_PANIC_THRESHOLD_PERCENT,
+    ),
+    endpoints: f.list('endpoints', 0, 100_000, (e) => decodeEndpoint(e), []),
+  };
+}
+
+function decodeEndpoint(f: Fields): Endpoint {
+  return {
+    address: f.string('address', 255),
+    port: f.port('port'),
+    zone: f.name('zone'),
+    priority: f.integer('priority', 0, 100, 0),
+    health: f.oneOf('health', HEALTH_STATUSES, 'passing' as HealthStatus),
+    weight: f.integer('weight', 1, 1_000_000, 1),
+    instanceId: f.string('instanceId', 256),
+  };
+}
+
+/** Reads one object's fields, naming each by its full path in errors. */
+class Fields {
+  readonly #value: Record<string, unknown>;
+  readonly #path: string;
+
+  constructor(value: unknown, path: string) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new InvalidArgumentError(`${path || 'config'} must be an object`, path || 'config');
+    }
+    this.#value = value as Record<string, unknown>;
+    this.#path = path;
+  }
+
+  at(key: string): string {
+    return this.#path === '' ? key : `${this.#path}.${key}`;
+  }
+
+  has(key: string): boolean {
+    return this.#value[key] !== undefined;
+  }
+
+  object(key: string, fallback?: Record<string, unknown>): Fields {
+    const v = this.#value[key] ?? fallback;
+    if (v === undefined)
+      throw new InvalidArgumentError(`${this.at(key)} is required`, this.at(key));
+    return new Fields(v, this.at(key));
+  }
+
+  /** A list of objects, each read with its own path. */
+  list<T>(key: string, min: number, max: number, each: (item: Fields) => T, fallback?: T[]): T[] {
+    return this.values(key, min, max, (raw, at) => each(new Fields(raw, at)), fallback);
+  }
+
+  /** A list of plain values. */
+  values<T>(
+    key: string,
+    min: number,
+    max: number,
+    each: (raw: unknown, at: string) => T,
+    fallback?: T[],
+  ): T[] {
+    const v = this.#value[key];
+    if (v === undefined && fallback !== undefined) return [...fallback];
+    if (!Array.isArray(v) || v.length < min || v.length > max) {
+      throw new InvalidArgumentError(
+        `${this.at(key)} must be a list of ${min} to ${max} items`,
+        this.at(key),
+      );
+    }
+    return v.map((raw: unknown, i) => each(raw, `${this.at(key)}[${i}]`));
+  }
+
+  string(key: string, max: number): string {
+    const v = this.optionalString(key, max);
+    if (v === undefined) {
+      throw new InvalidArgumentError(`${this.at(key)} is required`, this.at(key));
+    }
+    return v;
+  }
+
+  optionalString(key: string, max: number, allowEmpty = false): string | undefined {
+    const v = this.#value[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || (!allowEmpty && v.length === 0) || v.length > max) {
+      throw new InvalidArgumentError(
+        `${this.at(key)} must be a ${allowEmpty ? '' : 'non-empty '}string of at most ${max} characters`,
+        this.at(key),
+      );
+    }
+    return v;
+  }
+
+  optionalBoolean(key: string): boolean | undefined {
+    const v = this.#value[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') {
+      throw new InvalidArgumentError(`${this.at(key)} must be true or false`, this.at(key));
+    }
+    return v;
+  }
+
+  name(key: string, fallback?: string): string {
+    const v = this.#value[key] ?? fallback;
+    if (typeof v !== 'string' || !NAME.test(v)) {
+      throw new InvalidArgumentError(
+        `${this.at(key)} must be a lowercase DNS label (got ${JSON.stringify(v)})`,
+        this.at(key),
+      );
+    }
+    return v;
+  }
+
+  port(key: string): number {
+    return this.integer(key, 1, 65535);
+  }
+
+  integer(key: string, min: number, max: number, fallback?: number): number {
+    const v = this.#value[key] ?? fallback;
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
+      throw new InvalidArgumentError(
+        `${this.at(key)} must be an integer from ${min} to ${max}`,
+        this.at(key),
+      );
+    }
+    return v as number;
+  }
+
+  number(key: string, min: number, max: number): number {
+    const v = this.#value[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      throw new InvalidArgumentError(
+        `${this.at(key)} must be a number from ${min} to ${max}`,
+        this.at(key),
+      );
+    }
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], fallback?: T): T {
+    const v = this.#value[key] ?? fallback;
+    if (!allowed.includes(v as T)) {
+      throw new InvalidArgumentError(
+        `${this.at(key)} must be one of ${allowed.join(', ')}`,
+        this.at(key),
+      );
+    }
+    return v as T;
+  }
+}
