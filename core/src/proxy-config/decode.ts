@@ -354,7 +354,7 @@ function decodeEndpoint(f: Fields): Endpoint {
     port: f.port('port'),
     zone: f.name('zone'),
     priority: f.integer('priority', 0, 100, 0),
-    health: f.oneOf('health', HEALTH_STATUSES, 'passing' as HealthStatus),
+    health: f.oneOf('health', HEALTH_STATUSES, 'passing'),
     weight: f.integer('weight', 1, 1_000_000, 1),
     instanceId: f.string('instanceId', 256),
   };
