@@ -7,7 +7,6 @@
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { HEALTH_STATUSES } from '../catalog/types.ts';
-import type { HealthStatus } from '../catalog/types.ts';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_PANIC_THRESHOLD_PERCENT,
