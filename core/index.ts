@@ -38,3 +38,4 @@ export * from './src/catalog/snapshot.ts';
 export { aggregateHealth } from './src/catalog/health.ts';
 export * from './src/ca/index.ts';
 export * from './src/proxy-config/index.ts';
+export * from './src/config-entries/index.ts';

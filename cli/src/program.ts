@@ -8,6 +8,7 @@ import type { CliContext } from './context.ts';
 import { EXIT_OK, reportError } from './report-error.ts';
 import { addRunCommand } from './run-command.ts';
 import { addStoreCommand } from './store-command.ts';
+import { addTokenCommand } from './token-command.ts';
 
 /** The version in package.json, shown by `causeway --version`. */
 export function packageVersion(): string {
@@ -36,6 +37,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride();
   addRunCommand(program, ctx);
   addStoreCommand(program, ctx);
+  addTokenCommand(program, ctx);
   return program;
 }
 

@@ -8,86 +8,25 @@ import { once } from 'node:events';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import {
-  createCsr,
-  formatSpiffeId,
-  generateKeyPair,
   normalizeSerial,
-  spiffeServerIdentityCheck,
   verifyLeafChain,
 } from '../../core/index.ts';
-import type { ZoneMessage } from '../../core/src/proxy-stream/messages.ts';
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../core/src/proxy-stream/messages.ts';
-import { rawText } from '../../zone-control/src/proxy-stream/proxy-session.ts';
+import { MAX_FRAME_BYTES } from '../../core/src/proxy-stream/messages.ts';
 import { eventually } from '../helpers/async.ts';
-import { TEST_TRUST_DOMAIN, workloadId } from '../helpers/ca.ts';
+import { workloadId } from '../helpers/ca.ts';
+import { StreamClient, helloFrame } from '../helpers/proxy-stream-client.ts';
 import { startZone } from '../helpers/zone.ts';
 import type { TestZone } from '../helpers/zone.ts';
 
 const ROOT = '9d1c2b3a-4e5f-4a6b-8c7d-0e1f2a3b4c5d';
 
-/** A stream client that keeps every frame the zone sent. */
-class StreamClient {
-  readonly frames: ZoneMessage[] = [];
-  closeCode: number | undefined;
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => this.frames.push(JSON.parse(rawText(data)) as ZoneMessage));
-    ws.on('close', (code) => (this.closeCode = code));
-  }
-
-  static async connect(zone: TestZone, token?: string): Promise<StreamClient> {
-    const { port } = zone.zone.proxyStream.address();
-    const bundle = (await (await fetch(`${zone.url}/api/ca/bundle`)).json()) as { roots: string[] };
-    const control = formatSpiffeId({
-      kind: 'control',
-      trustDomain: TEST_TRUST_DOMAIN,
-      zone: 'test',
-    });
-    const ws = new WebSocket(`wss://127.0.0.1:${port}/`, {
-      ca: bundle.roots,
-      // ws types checkServerIdentity as a boolean predicate; Node's tls takes Error | undefined.
-      checkServerIdentity: spiffeServerIdentityCheck(control) as unknown as () => boolean,
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-    });
-    const client = new StreamClient(ws);
-    await once(ws, 'open');
-    return client;
-  }
-
-  send(message: unknown): void {
-    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
-  }
-
-  async next<T extends ZoneMessage['type']>(
-    type: T,
-    after = 0,
-  ): Promise<Extract<ZoneMessage, { type: T }>> {
-    return eventually(
-      () =>
-        this.frames.slice(after).find((f) => f.type === type) as
-          Extract<ZoneMessage, { type: T }> | undefined,
-      `a ${type} frame`,
-      10_000,
-      10,
-    );
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
-
-async function hello(service: string, instanceId: string): Promise<Record<string, unknown>> {
-  const keyPair = await generateKeyPair();
-  return {
-    type: 'hello',
-    protocol: PROTOCOL_VERSION,
+function hello(service: string, instanceId: string): Promise<Record<string, unknown>> {
+  return helloFrame({
     service,
     instanceId,
-    address: '127.0.0.1',
     port: 8080,
     upstreams: [{ service: 'backend', localPort: 9001 }],
-    csr: createCsr({ keyPair, spiffeId: workloadId(service) }),
-  };
+  });
 }
 
 describe('proxy config stream (integration)', function () {

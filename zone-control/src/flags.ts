@@ -26,6 +26,9 @@ const envSpec = {
   leafTtl: 'duration',
   caSignRate: 'integer',
   caParticipantTtl: 'duration',
+  proxyDeregisterAfter: 'duration',
+  proxyCheckTtl: 'duration',
+  proxyConfigDebounce: 'duration',
 } as const;
 
 export function parseZoneFlags(args: readonly string[], env: Env): ZoneOptions {
@@ -56,6 +59,18 @@ export function parseZoneFlags(args: readonly string[], env: Env): ZoneOptions {
     .option(
       '--ca-participant-ttl <duration>',
       'participants silent this long stop holding a root rotation (default 15m)',
+    )
+    .option(
+      '--proxy-deregister-after <duration>',
+      'deregister a proxy this long after its config stream dropped without leave (default 1m)',
+    )
+    .option(
+      '--proxy-check-ttl <duration>',
+      "TTL of a proxy's stream check, renewed while it is connected (default 30s)",
+    )
+    .option(
+      '--proxy-config-debounce <duration>',
+      'quiet time after a catalog or config entry change before proxies get new config (default 50ms)',
     );
   try {
     cmd.parse([...args], { from: 'user' });

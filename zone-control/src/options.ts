@@ -56,6 +56,15 @@ export interface ZoneOptions {
   caSignRate?: number | string;
   /** Bundle participants silent for this long stop holding a rotation. @default 15m */
   caParticipantTtl?: string | number;
+  /**
+   * A proxy whose config stream dropped without `leave` is deregistered after this long
+   * (Consul's DeregisterCriticalServiceAfter). @default 1m
+   */
+  proxyDeregisterAfter?: string | number;
+  /** TTL of a proxy's stream check; connected proxies renew it every third. @default 30s */
+  proxyCheckTtl?: string | number;
+  /** Quiet time after a catalog or config entry change before snapshots are rebuilt. @default 50ms */
+  proxyConfigDebounce?: string | number;
 }
 
 export interface ResolvedZoneOptions {
@@ -77,6 +86,9 @@ export interface ResolvedZoneOptions {
   leafTtlMs: number;
   caSignRate: number;
   caParticipantTtlMs: number;
+  proxyDeregisterAfterMs: number;
+  proxyCheckTtlMs: number;
+  proxyConfigDebounceMs: number;
 }
 
 const zoneName = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -105,6 +117,29 @@ export function resolveZoneOptions(options: ZoneOptions): ResolvedZoneOptions {
     bootstrapToken: options.bootstrapToken,
     aclBootstrap: parseAclBootstrap(options.aclBootstrap ?? 'generate', 'aclBootstrap'),
     ...resolveCaOptions(options),
+    ...resolveProxyOptions(options),
+  };
+}
+
+function resolveProxyOptions(options: ZoneOptions) {
+  const proxyDeregisterAfterMs = parseDuration(
+    options.proxyDeregisterAfter ?? '1m',
+    'proxyDeregisterAfter',
+  );
+  if (proxyDeregisterAfterMs < 1) {
+    throw new ConfigError('proxyDeregisterAfter must be positive', 'proxyDeregisterAfter');
+  }
+  const proxyCheckTtlMs = parseDuration(options.proxyCheckTtl ?? '30s', 'proxyCheckTtl');
+  if (proxyCheckTtlMs < 300) {
+    throw new ConfigError('proxyCheckTtl must be at least 300ms', 'proxyCheckTtl');
+  }
+  return {
+    proxyDeregisterAfterMs,
+    proxyCheckTtlMs,
+    proxyConfigDebounceMs: parseDuration(
+      options.proxyConfigDebounce ?? '50ms',
+      'proxyConfigDebounce',
+    ),
   };
 }
 

@@ -6,6 +6,7 @@
 import { openStore } from '../../core/index.ts';
 import type { Component, Logger, Store } from '../../core/index.ts';
 import { createAcl } from './acl/acl-system.ts';
+import { dataplaneTokenRoutes } from './acl/dataplane-tokens.ts';
 import type { ApiDeps, AuthorizerResolver } from './http/api-context.ts';
 import { createHttpApp } from './http/app.ts';
 import type { RouteModule } from './http/app.ts';
@@ -25,6 +26,7 @@ import { caRoutes } from './ca/ca-routes.ts';
 import { readProvidedCa } from './ca/provided-ca.ts';
 import { resolveSealer } from './ca/ca-sealer.ts';
 import { ZoneCa } from './ca/zone-ca.ts';
+import { configRoutes } from './config/config-routes.ts';
 import { proxyRoutes } from './proxy-stream/proxy-routes.ts';
 import { ProxyStreamServer } from './proxy-stream/stream-server.ts';
 
@@ -46,6 +48,7 @@ const routeModules: readonly RouteModule[] = [
   kvRoutes,
   sessionRoutes,
   txnRoutes,
+  configRoutes,
 ];
 
 export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zone> {
@@ -83,19 +86,26 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     logger,
   );
   // The proxy config stream on --xds-addr, served with the zone's own identity.
-  const proxyStream = new ProxyStreamServer(
-    options.xdsAddr,
+  const proxyStream = new ProxyStreamServer({
+    addr: options.xdsAddr,
+    store,
     ca,
-    acl.authorizeToken,
+    checks: health,
+    authorizeToken: acl.authorizeToken,
     logger,
-    !options.dev,
-  );
+    requireToken: !options.dev,
+    zone: options.name,
+    deregisterAfterMs: options.proxyDeregisterAfterMs,
+    checkTtlMs: options.proxyCheckTtlMs,
+    debounceMs: options.proxyConfigDebounceMs,
+  });
   const app = createHttpApp(deps, resolveAuthorizer, [
     acl.routes,
     ...routeModules,
     agentRoutes(health),
     caRoutes(ca),
     proxyRoutes(proxyStream),
+    dataplaneTokenRoutes(!options.dev),
   ]);
   const http = new HttpServerComponent(app, options.httpAddr, logger, stopping);
   // Invalidates TTL sessions that were not renewed in time.

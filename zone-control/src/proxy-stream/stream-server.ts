@@ -16,39 +16,85 @@ import {
   privateKeyToPem,
   trustBundlePems,
 } from '../../../core/index.ts';
-import type { Component, HostPort, Logger } from '../../../core/index.ts';
+import type { Component, HostPort, Logger, Store } from '../../../core/index.ts';
 import { MAX_FRAME_BYTES } from '../../../core/src/proxy-stream/messages.ts';
+import type { TtlUpdater } from '../agent/agent-routes.ts';
 import type { Authorizer } from '../acl/authorizer.ts';
 import type { ZoneCa } from '../ca/zone-ca.ts';
+import { ProxyRegistrar } from './proxy-registrar.ts';
 import { ProxySession } from './proxy-session.ts';
-import type { ProxyStatus } from './proxy-session.ts';
+import type { ProxyStatus, SessionHost } from './proxy-session.ts';
+import { SnapshotInputSource } from './snapshot-inputs.ts';
 
-export class ProxyStreamServer implements Component {
+export interface ProxyStreamOptions {
+  addr: HostPort;
+  store: Store;
+  ca: ZoneCa;
+  /** Renews and fails the proxies' TTL checks (the zone's health check runner). */
+  checks: TtlUpdater;
+  authorizeToken: (secret: string) => Promise<Authorizer>;
+  logger: Logger;
+  /** Without ACLs (`--dev`) a proxy may connect without a token. @default true */
+  requireToken?: boolean;
+  /** The zone's name. */
+  zone: string;
+  /** A proxy gone this long (its stream check critical) is deregistered. @default 60_000 */
+  deregisterAfterMs?: number;
+  /** TTL of the stream check; the session renews it every third. @default 30_000 */
+  checkTtlMs?: number;
+  /** Quiet time after a catalog or config entry change before snapshots are rebuilt. @default 50 */
+  debounceMs?: number;
+}
+
+export class ProxyStreamServer implements Component, SessionHost {
   readonly name = 'proxy-stream';
   readonly #server = https.createServer({ minVersion: 'TLSv1.2' });
   readonly #wss: WebSocketServer;
   readonly #statuses = new Map<string, ProxyStatus>();
+  /** The current stream of each connected instance. */
+  readonly #sessions = new Map<string, ProxySession>();
   #bound!: () => void;
   readonly #ready = new Promise<void>((resolve) => (this.#bound = resolve));
   #key = '';
   #cert = '';
+  #stopping = false;
+  readonly ca: ZoneCa;
+  readonly logger: Logger;
+  readonly registrar: ProxyRegistrar;
+  readonly inputs: SnapshotInputSource;
+  private readonly addr: HostPort;
+  private readonly authorizeToken: (secret: string) => Promise<Authorizer>;
+  private readonly requireToken: boolean;
 
-  constructor(
-    private readonly addr: HostPort,
-    private readonly ca: ZoneCa,
-    private readonly authorizeToken: (secret: string) => Promise<Authorizer>,
-    private readonly logger: Logger,
-    /** Without ACLs (`--dev`) a proxy may connect without a token. */
-    private readonly requireToken = true,
-  ) {
+  constructor(options: ProxyStreamOptions) {
+    this.addr = options.addr;
+    this.ca = options.ca;
+    this.logger = options.logger;
+    this.authorizeToken = options.authorizeToken;
+    this.requireToken = options.requireToken ?? true;
+    this.registrar = new ProxyRegistrar(
+      options.store,
+      options.checks,
+      {
+        zone: options.zone,
+        deregisterAfterMs: options.deregisterAfterMs ?? 60_000,
+        checkTtlMs: options.checkTtlMs ?? 30_000,
+      },
+      this.logger,
+    );
+    this.inputs = new SnapshotInputSource(
+      options.store,
+      options.zone,
+      () => this.ca.state.trustDomain,
+      this.logger,
+      options.debounceMs ?? 50,
+    );
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     this.#server.on('upgrade', (req, socket, head) => {
       void this.#authenticate(req).then(
         (authz) =>
           this.#wss.handleUpgrade(req, socket, head, (ws) => {
-            new ProxySession(ws, authz, this.ca, this.logger, (s) =>
-              this.#statuses.set(s.instanceId, { ...s }),
-            );
+            new ProxySession(ws, authz, this);
           }),
         (err: Error) => {
           socket.end(
@@ -71,6 +117,42 @@ export class ProxyStreamServer implements Component {
   address(): HostPort {
     const a = this.#server.address() as AddressInfo | null;
     return a ? { host: a.address, port: a.port } : this.addr;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  publish(status: ProxyStatus): void {
+    this.#statuses.set(status.instanceId, { ...status, acked: { ...status.acked } });
+  }
+
+  claim(session: ProxySession, instanceId: string): void {
+    const previous = this.#sessions.get(instanceId);
+    this.#sessions.set(instanceId, session);
+    if (previous !== undefined && previous !== session) previous.replace();
+  }
+
+  isCurrent(session: ProxySession, instanceId: string): boolean {
+    return this.#sessions.get(instanceId) === session;
+  }
+
+  release(session: ProxySession, instanceId: string): void {
+    if (this.#sessions.get(instanceId) === session) this.#sessions.delete(instanceId);
+  }
+
+  /** Rebuild every connected proxy's snapshot; each is pushed only if it changed. */
+  async refreshAll(): Promise<void> {
+    await Promise.all([...this.#sessions.values()].map((s) => s.refreshConfig()));
+  }
+
+  async #sweep(): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      await this.registrar.sweepEmptyNodes((await this.inputs.current()).catalog);
+    } catch (err) {
+      this.logger.warn({ err: String(err) }, 'removing empty proxy nodes failed');
+    }
   }
 
   /** What the zone API shows: every proxy seen since this process started. */
@@ -103,6 +185,10 @@ export class ProxyStreamServer implements Component {
       this.#applyContext();
     });
     await Promise.race([issued, renewing]);
+    const watching = this.inputs.run(AbortSignal.any([signal, stopRenewal.signal]), () => {
+      void this.refreshAll();
+      void this.#sweep();
+    });
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(this.addr.port, this.addr.host, () => {
@@ -116,6 +202,7 @@ export class ProxyStreamServer implements Component {
       if (signal.aborted) resolve();
       else signal.addEventListener('abort', () => resolve(), { once: true });
     });
+    this.#stopping = true;
     unsubscribe();
     stopRenewal.abort();
     for (const ws of this.#wss.clients) ws.close(1001, 'zone stopping');
@@ -123,7 +210,7 @@ export class ProxyStreamServer implements Component {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });
-    await renewing;
+    await Promise.all([renewing, watching]);
   }
 
   #applyContext(): void {

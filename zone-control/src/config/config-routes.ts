@@ -1,0 +1,125 @@
+/**
+ * `/v1/config`: Consul's config entry endpoints. `PUT /v1/config[?cas=N]` answers `true` or
+ * `false`; `GET /v1/config/:kind/:name` the entry (404 "Config entry not found for …");
+ * `GET /v1/config/:kind` the list (`[]` when none, entries the token may not read left
+ * out); `DELETE /v1/config/:kind/:name` answers `{}`, or `true`/`false` with `?cas=`,
+ * as Consul's `config_endpoint.go` does. Reads block with `?index=&wait=`. `?ns=` picks
+ * the namespace of a read or delete (default `default`).
+ *
+ * ACLs: writing needs `service:write` on the entry's name, reading `service:read`, or
+ * `operator:write` / `operator:read` for either (Consul asks `intentions:write` for
+ * service-intentions; Causeway has no `intentions` resource, so the service's own
+ * permission decides).
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import {
+  checkEntryName,
+  checkKind,
+  decodeConfigEntry,
+  deleteConfigEntry,
+  listConfigEntries,
+  readConfigEntry,
+  NotFoundError,
+  InvalidArgumentError,
+  writeConfigEntry,
+  configEntryKey,
+  configEntryPrefix,
+} from '../../../core/index.ts';
+import type { ConfigEntryKind } from '../../../core/index.ts';
+import { requireAccess } from '../acl/authorizer.ts';
+import type { Access, Authorizer } from '../acl/authorizer.ts';
+import { stateOf } from '../http/api-context.ts';
+import type { ApiDeps } from '../http/api-context.ts';
+import { parseBlockingQuery, setConsulHeaders, waitForChange } from '../http/blocking.ts';
+import { readJsonBody } from '../http/body.ts';
+import { pathParam } from '../catalog/catalog-read.ts';
+import { param, replyJson, uintParam } from '../kv/consul-reply.ts';
+
+/** service:<access> on the entry's name, or operator:<access>; otherwise Consul's 403. */
+function requireEntryAccess(authz: Authorizer, name: string, access: Access): void {
+  if (authz.allows('operator', '', access)) return;
+  requireAccess(authz, 'service', name, access);
+}
+
+function canRead(authz: Authorizer, name: string): boolean {
+  return authz.allows('operator', '', 'read') || authz.allows('service', name, 'read');
+}
+
+function namespaceOf(ctx: Context): string {
+  const ns = param(ctx, 'ns');
+  return ns === undefined || ns === '' ? 'default' : checkEntryName(ns, 'ns');
+}
+
+function kindOf(ctx: Context): ConfigEntryKind {
+  const kind = pathParam(ctx, 'kind') ?? '';
+  return checkKind(kind, 'kind');
+}
+
+function nameOf(ctx: Context, kind: ConfigEntryKind): string {
+  return checkEntryName(pathParam(ctx, 'name') ?? '', 'name', kind === 'service-intentions');
+}
+
+export function configRoutes(router: Router, deps: ApiDeps): void {
+  const { store } = deps;
+
+  router.put('/v1/config', async (ctx) => {
+    const cas = uintParam(ctx, 'cas');
+    const entry = decodeConfigEntry(await readJsonBody(ctx, deps.zone.maxBodyBytes));
+    const ns = param(ctx, 'ns');
+    if (ns !== undefined && ns !== '' && ns !== entry.Namespace) {
+      throw new InvalidArgumentError(
+        `Request decoding failed: Namespace "${entry.Namespace}" does not match ?ns=${ns}`,
+        'Namespace',
+      );
+    }
+    requireEntryAccess(stateOf(ctx).authz, entry.Name, 'write');
+    const { ok } = await writeConfigEntry(store, entry, cas);
+    replyJson(ctx, ok);
+  });
+
+  router.get('/v1/config/:kind/:name', async (ctx) => {
+    const kind = kindOf(ctx);
+    const name = nameOf(ctx, kind);
+    const namespace = namespaceOf(ctx);
+    const { authz, signal } = stateOf(ctx);
+    requireEntryAccess(authz, name, 'read');
+    const target = { prefix: configEntryKey(kind, namespace, name), exact: true };
+    await waitForChange(store, target, parseBlockingQuery(ctx), signal);
+    const index = await store.currentIndex();
+    const entry = await readConfigEntry(store, kind, namespace, name);
+    setConsulHeaders(ctx, Math.max(index, entry?.ModifyIndex ?? 0));
+    if (entry === null) {
+      throw new NotFoundError(
+        `Config entry not found for ${JSON.stringify(kind)} / ${JSON.stringify(name)}`,
+        'name',
+      );
+    }
+    replyJson(ctx, entry);
+  });
+
+  router.get('/v1/config/:kind', async (ctx) => {
+    const kind = kindOf(ctx);
+    const namespace = namespaceOf(ctx);
+    const { authz, signal } = stateOf(ctx);
+    const prefix = configEntryPrefix(kind, namespace);
+    await waitForChange(store, { prefix }, parseBlockingQuery(ctx), signal);
+    const { entries, index } = await listConfigEntries(store, kind, namespace);
+    setConsulHeaders(ctx, index);
+    // As Consul: entries the token may not read are left out, not refused.
+    const readable = entries.filter((e) => canRead(authz, e.Name));
+    if (readable.length < entries.length) ctx.set('X-Consul-Results-Filtered-By-ACLs', 'true');
+    replyJson(ctx, readable);
+  });
+
+  router.del('/v1/config/:kind/:name', async (ctx) => {
+    const kind = kindOf(ctx);
+    const name = nameOf(ctx, kind);
+    const namespace = namespaceOf(ctx);
+    const cas = uintParam(ctx, 'cas');
+    requireEntryAccess(stateOf(ctx).authz, name, 'write');
+    const ok = await deleteConfigEntry(store, kind, namespace, name, cas);
+    // Consul answers the CAS outcome only to CAS deletes, for older callers' sake.
+    replyJson(ctx, cas === undefined ? {} : ok);
+  });
+}

@@ -1,0 +1,366 @@
+/**
+ * Building one proxy's config snapshot from the catalog and the config entries: a pure
+ * function, so the same inputs always give the same snapshot (the pusher compares
+ * snapshots to decide whether a proxy needs a push) and golden files can pin it.
+ *
+ * Resolution follows Consul's discovery chain, one level deep:
+ * service-router (HTTP upstreams) → service-splitter → service-resolver subsets →
+ * clusters named `<service>[.<namespace>]~<subset>` (`<service>` for all instances).
+ * The snapshot is complete (every default filled in), so `decodeProxyConfig(built)`
+ * gives back the same value.
+ *
+ * Authorization comes from the destination's service-intentions (and a `*` entry): rules
+ * by Consul's precedence, exact source names before wildcards; no intention at all means
+ * `defaultAction: allow`, any intention means unmatched callers are denied.
+ */
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_PANIC_THRESHOLD_PERCENT,
+  DEFAULT_ROUTE_TIMEOUT_MS,
+  defaultLimits,
+  defaultOutlier,
+  defaultRetryPolicy,
+  matchesSubset,
+  parseDuration,
+  parseSubsetFilter,
+} from '../../../core/index.ts';
+import type {
+  Authorization,
+  AuthzRule,
+  CatalogSnapshot,
+  Cluster,
+  ConfigEntrySet,
+  Endpoint,
+  HttpCondition,
+  HttpMatch,
+  IntentionSource,
+  ListenerProtocol,
+  LoadBalancer,
+  OutboundListener,
+  ProxyConfig,
+  Route,
+  RouteDestination,
+  ServiceDefaultsEntry,
+  ServiceResolverEntry,
+  UpstreamDefaults,
+  WeightedCluster,
+} from '../../../core/index.ts';
+import type { HelloMessage, Upstream } from '../../../core/src/proxy-stream/messages.ts';
+
+export interface SnapshotInputs {
+  catalog: CatalogSnapshot;
+  entries: ConfigEntrySet;
+  /** This zone's name: its endpoints get priority 0, others 1. */
+  zone: string;
+  trustDomain: string;
+}
+
+/** A destination the chain resolved to: service, namespace and subset ("" for all). */
+interface Target {
+  service: string;
+  namespace: string;
+  subset: string;
+}
+
+export function clusterName(t: Target): string {
+  const base = t.namespace === 'default' ? t.service : `${t.service}.${t.namespace}`;
+  return t.subset === '' ? base : `${base}~${t.subset}`;
+}
+
+/** Build the snapshot for the proxy that sent `hello`. */
+export function buildSnapshot(inputs: SnapshotInputs, hello: HelloMessage): ProxyConfig {
+  const { entries } = inputs;
+  const own = entries.get('service-defaults', hello.namespace, hello.service);
+  const targets = new Map<string, Target>();
+  const outbound = hello.upstreams.map((u) => buildListener(inputs, u, targets));
+  const upstreamDefaults = own?.UpstreamConfig?.Defaults;
+  const clusters = [...targets.values()]
+    .map((t) => buildCluster(inputs, t, upstreamDefaults))
+    .sort((a, b) => compare(a.name, b.name));
+  const inboundProtocol = inboundProtocolOf(own, hello.appProtocol);
+  return {
+    service: hello.service,
+    namespace: hello.namespace,
+    zone: inputs.zone,
+    trustDomain: inputs.trustDomain,
+    inbound: {
+      port: hello.port,
+      protocol: inboundProtocol,
+      authorization: buildAuthorization(entries, hello, inboundProtocol),
+    },
+    outbound,
+    clusters,
+  };
+}
+
+/** service-defaults Protocol wins over what the proxy says; only HTTP/1.1 is L7 inbound. */
+function inboundProtocolOf(
+  defaults: ServiceDefaultsEntry | undefined,
+  appProtocol: 'tcp' | 'http',
+): 'tcp' | 'http' {
+  const protocol = defaults?.Protocol;
+  if (protocol === undefined) return appProtocol;
+  return protocol === 'http' ? 'http' : 'tcp';
+}
+
+function listenerProtocolOf(defaults: ServiceDefaultsEntry | undefined): ListenerProtocol {
+  switch (defaults?.Protocol) {
+    case 'http':
+      return 'http';
+    case 'http2':
+    case 'grpc':
+      return 'http2';
+    default:
+      return 'tcp';
+  }
+}
+
+function buildListener(
+  inputs: SnapshotInputs,
+  upstream: Upstream,
+  targets: Map<string, Target>,
+): OutboundListener {
+  const { entries } = inputs;
+  const defaults = entries.get('service-defaults', upstream.namespace, upstream.service);
+  const protocol = listenerProtocolOf(defaults);
+  const use = (t: Target): string => {
+    const name = clusterName(t);
+    targets.set(name, t);
+    return name;
+  };
+  const routes: Route[] = [];
+  if (protocol !== 'tcp') {
+    const router = entries.get('service-router', upstream.namespace, upstream.service);
+    for (const r of router?.Routes ?? []) {
+      const dest = r.Destination ?? {};
+      const service = dest.Service ?? upstream.service;
+      const namespace = dest.Namespace ?? upstream.namespace;
+      routes.push(
+        route(
+          toHttpMatch(r.Match?.HTTP),
+          destinations(inputs, service, namespace, dest.ServiceSubset, use),
+          dest,
+        ),
+      );
+    }
+  }
+  // The catch-all: the upstream's splitter, or its resolver's default subset.
+  routes.push(
+    route({}, destinations(inputs, upstream.service, upstream.namespace, undefined, use), {}),
+  );
+  return { name: upstream.service, port: upstream.localPort, protocol, routes };
+}
+
+/**
+ * Where traffic for `service` goes: a named subset directly; otherwise the service's
+ * splitter (weights × 100, so Consul's two decimals stay exact), or its default subset.
+ */
+function destinations(
+  inputs: SnapshotInputs,
+  service: string,
+  namespace: string,
+  subset: string | undefined,
+  use: (t: Target) => string,
+): WeightedCluster[] {
+  const resolved = (svc: string, ns: string, sub: string | undefined): Target => ({
+    service: svc,
+    namespace: ns,
+    subset: sub ?? inputs.entries.get('service-resolver', ns, svc)?.DefaultSubset ?? '',
+  });
+  if (subset !== undefined)
+    return [{ cluster: use(resolved(service, namespace, subset)), weight: 1 }];
+  const splitter = inputs.entries.get('service-splitter', namespace, service);
+  if (splitter) {
+    const weights = new Map<string, number>();
+    for (const s of splitter.Splits) {
+      const name = use(resolved(s.Service ?? service, s.Namespace ?? namespace, s.ServiceSubset));
+      weights.set(name, (weights.get(name) ?? 0) + Math.round(s.Weight * 100));
+    }
+    const out = [...weights].map(([cluster, weight]) => ({ cluster, weight }));
+    if (out.some((d) => d.weight > 0)) return out;
+  }
+  return [{ cluster: use(resolved(service, namespace, undefined)), weight: 1 }];
+}
+
+function route(match: HttpMatch, dests: WeightedCluster[], dest: RouteDestination): Route {
+  const retry = defaultRetryPolicy();
+  if (dest.NumRetries !== undefined) retry.numRetries = dest.NumRetries;
+  if (dest.RetryOnConnectFailure === true && !retry.retryOn.includes('connect-failure')) {
+    retry.retryOn.push('connect-failure');
+  }
+  if (dest.RetryOnStatusCodes) retry.retryOnStatusCodes = [...dest.RetryOnStatusCodes];
+  const timeout =
+    dest.RequestTimeout === undefined ? 0 : parseDuration(dest.RequestTimeout, 'RequestTimeout');
+  const out: Route = {
+    match,
+    destinations: dests,
+    timeoutMs: timeout > 0 ? timeout : DEFAULT_ROUTE_TIMEOUT_MS,
+    retry,
+  };
+  const fault = dest.Fault;
+  if (fault) {
+    out.fault = {};
+    if (fault.Delay) {
+      out.fault.delay = {
+        percent: fault.Delay.Percent,
+        durationMs: parseDuration(fault.Delay.Duration, 'Delay.Duration'),
+      };
+    }
+    if (fault.Abort) {
+      out.fault.abort = { percent: fault.Abort.Percent, httpStatus: fault.Abort.HttpStatus };
+    }
+  }
+  return out;
+}
+
+function toHttpMatch(c: HttpCondition | undefined): HttpMatch {
+  const m: HttpMatch = {};
+  if (!c) return m;
+  if (c.PathExact !== undefined) m.pathExact = c.PathExact;
+  if (c.PathPrefix !== undefined) m.pathPrefix = c.PathPrefix;
+  if (c.Methods) m.methods = [...c.Methods];
+  if (c.Header) {
+    m.headers = c.Header.map((h) => ({
+      name: h.Name.toLowerCase(),
+      ...(h.Exact !== undefined ? { exact: h.Exact } : {}),
+      ...(h.Prefix !== undefined ? { prefix: h.Prefix } : {}),
+      ...(h.Present === true ? { present: true } : {}),
+      ...(h.Invert === true ? { invert: true } : {}),
+    }));
+  }
+  return m;
+}
+
+function buildCluster(
+  inputs: SnapshotInputs,
+  target: Target,
+  upstreamDefaults: UpstreamDefaults | undefined,
+): Cluster {
+  const resolver = inputs.entries.get('service-resolver', target.namespace, target.service);
+  const limits = defaultLimits();
+  const l = upstreamDefaults?.Limits;
+  if (l?.MaxConnections) limits.maxConnections = l.MaxConnections;
+  if (l?.MaxPendingRequests) limits.maxPendingRequests = l.MaxPendingRequests;
+  if (l?.MaxConcurrentRequests) limits.maxRequests = l.MaxConcurrentRequests;
+  const outlier = defaultOutlier();
+  const p = upstreamDefaults?.PassiveHealthCheck;
+  if (p?.MaxFailures !== undefined) {
+    outlier.consecutive5xx = p.MaxFailures;
+    outlier.consecutiveConnectFailures = p.MaxFailures;
+  }
+  if (p?.BaseEjectionTime !== undefined) {
+    outlier.baseEjectionMs = parseDuration(p.BaseEjectionTime, 'BaseEjectionTime');
+  }
+  if (p?.MaxEjectionPercent !== undefined) outlier.maxEjectionPercent = p.MaxEjectionPercent;
+  // The destination's resolver knows its connect time best; then the caller's defaults.
+  const resolverTimeout = resolver?.ConnectTimeout
+    ? parseDuration(resolver.ConnectTimeout, 'ConnectTimeout')
+    : 0;
+  const connectTimeoutMs =
+    resolverTimeout > 0
+      ? resolverTimeout
+      : (upstreamDefaults?.ConnectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  return {
+    name: clusterName(target),
+    service: target.service,
+    namespace: target.namespace,
+    lb: loadBalancer(resolver),
+    connectTimeoutMs,
+    limits,
+    outlier,
+    panicThresholdPercent: DEFAULT_PANIC_THRESHOLD_PERCENT,
+    endpoints: endpoints(inputs, target, resolver),
+  };
+}
+
+function loadBalancer(resolver: ServiceResolverEntry | undefined): LoadBalancer {
+  const lb = resolver?.LoadBalancer;
+  const policy = lb?.Policy ?? 'round_robin';
+  if (policy === 'ring_hash') {
+    return { policy, hashHeader: (lb?.HashPolicies?.[0]?.FieldValue ?? '').toLowerCase() };
+  }
+  if (policy === 'least_request') {
+    return { policy, choiceCount: lb?.LeastRequestConfig?.ChoiceCount ?? 2 };
+  }
+  return { policy };
+}
+
+/**
+ * The catalog instances behind a target: those fronted by a proxy (`proxy.inbound` set) in
+ * the target's namespace, passing the subset's filter. Critical instances stay in with
+ * their health, so the proxy knows them and leaves them out itself (and the panic
+ * threshold can count them); a subset with OnlyPassing drops everything not passing.
+ */
+function endpoints(
+  inputs: SnapshotInputs,
+  target: Target,
+  resolver: ServiceResolverEntry | undefined,
+): Endpoint[] {
+  const subset = target.subset === '' ? undefined : resolver?.Subsets?.[target.subset];
+  // A subset the resolver does not define selects nothing: better no traffic than the
+  // wrong version.
+  if (target.subset !== '' && subset === undefined) return [];
+  const clauses = parseSubsetFilter(subset?.Filter ?? '', 'Filter');
+  const out: Endpoint[] = [];
+  for (const { node, instance, health } of inputs.catalog.health(target.service)) {
+    if (instance.namespace !== target.namespace || instance.proxy.inbound === undefined) continue;
+    if (!matchesSubset(clauses, instance)) continue;
+    if (subset?.OnlyPassing === true && health !== 'passing') continue;
+    const weight = health === 'warning' ? instance.weights.warning : instance.weights.passing;
+    out.push({
+      address: instance.address === '' ? node.address : instance.address,
+      port: instance.proxy.inbound,
+      zone: instance.zone,
+      priority: instance.zone === inputs.zone ? 0 : 1,
+      health,
+      weight: Math.max(1, weight),
+      instanceId: instance.id,
+    });
+  }
+  return out;
+}
+
+function buildAuthorization(
+  entries: ConfigEntrySet,
+  hello: HelloMessage,
+  protocol: 'tcp' | 'http',
+): Authorization {
+  const sources: IntentionSource[] = [];
+  for (const name of [hello.service, '*']) {
+    const entry = entries.get('service-intentions', hello.namespace, name);
+    for (const s of entry?.Sources ?? []) {
+      sources.push({ ...s, Precedence: s.Precedence ?? 0 });
+    }
+  }
+  if (sources.length === 0) return { defaultAction: 'allow', rules: [] };
+  sources.sort(
+    (a, b) =>
+      (b.Precedence ?? 0) - (a.Precedence ?? 0) ||
+      Number(b.Zone !== undefined) - Number(a.Zone !== undefined) ||
+      compare(a.Name, b.Name) ||
+      compare(a.Namespace, b.Namespace) ||
+      compare(a.Zone ?? '', b.Zone ?? ''),
+  );
+  const rules: AuthzRule[] = [];
+  for (const s of sources) {
+    const source: AuthzRule['source'] = {};
+    if (s.Name !== '*') source.service = s.Name;
+    if (s.Namespace !== '*') source.namespace = s.Namespace;
+    if (s.Zone !== undefined) source.zone = s.Zone;
+    if (s.Action !== undefined) {
+      rules.push({ action: s.Action, source });
+      continue;
+    }
+    // L7 permissions need an HTTP inbound; on TCP they cannot match, and the caller falls
+    // through to later rules and then to deny.
+    if (protocol !== 'http') continue;
+    for (const p of s.Permissions ?? []) {
+      rules.push({ action: p.Action, source, http: [toHttpMatch(p.HTTP)] });
+    }
+  }
+  return { defaultAction: 'deny', rules };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
