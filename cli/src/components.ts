@@ -44,6 +44,13 @@ export const components: ComponentRegistry = new Map<string, RunnableComponent>(
       load: async () => (await import('../../zone-control/index.ts')).zoneMain,
     },
   ],
+  [
+    'proxy',
+    {
+      description: 'a sidecar proxy: mTLS inbound, outbound load balancing, zone config stream',
+      load: async () => (await import('../../proxy/index.ts')).proxyMain,
+    },
+  ],
 ]);
 
 /** Where to read about components when none are registered. */

@@ -1,0 +1,172 @@
+/**
+ * The static bootstrap file (`causeway run proxy --bootstrap proxy.yaml`): a config
+ * snapshot and an identity from disk, for benchmarks, debugging and hosts without a
+ * control plane. YAML or JSON (JSON is YAML). Relative paths are resolved against the
+ * file's directory. Every error names the file and the field.
+ *
+ * ```yaml
+ * admin: { address: 127.0.0.1, port: 15000 }   # optional; port 0 = any free port
+ * inboundAddress: 127.0.0.1                     # optional; default 0.0.0.0
+ * app: { address: 127.0.0.1, port: 8080 }
+ * identity:
+ *   certFile: leaf.pem        # the leaf followed by its intermediates
+ *   keyFile: leaf-key.pem
+ *   rootsFile: roots.pem
+ *   revokedSerials: []        # optional, lowercase hex
+ * config: { ... }             # a ProxyConfig as decodeProxyConfig accepts it
+ * ```
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { ConfigError, decodeProxyConfig, splitPem, verifyLeafChain } from '../../core/index.ts';
+import type { HostPort, ProxyConfig } from '../../core/index.ts';
+import type { IdentityMaterial } from './identity/tls-identity.ts';
+import type { LocalApp } from './inbound/local-app.ts';
+
+export interface Bootstrap {
+  file: string;
+  admin: HostPort | undefined;
+  inboundAddress: string;
+  app: LocalApp;
+  identity: IdentityMaterial;
+  /** The leaf's SPIFFE ID. */
+  spiffeId: string;
+  config: ProxyConfig;
+}
+
+export async function loadBootstrap(file: string): Promise<Bootstrap> {
+  const path = resolve(file);
+  const fail = (message: string, field: string): never => {
+    throw new ConfigError(`${file}: ${field}: ${message}`, field);
+  };
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read the bootstrap file ${file}: ${(err as Error).message}`,
+      'bootstrap',
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new ConfigError(
+      `${file} is not valid YAML or JSON: ${(err as Error).message}`,
+      'bootstrap',
+    );
+  }
+  if (!isObject(doc)) return fail('the file must hold an object', '(root)');
+  const root = doc;
+  const known = new Set(['admin', 'inboundAddress', 'app', 'identity', 'config']);
+  for (const key of Object.keys(root))
+    if (!known.has(key)) fail(`unknown field (expected ${[...known].join(', ')})`, key);
+
+  const hostPort = (value: unknown, field: string, allowZero: boolean): HostPort => {
+    if (!isObject(value)) return fail('must be an object { address, port }', field);
+    const address = value.address ?? '127.0.0.1';
+    if (typeof address !== 'string' || address === '')
+      fail('must be a host or IP address', `${field}.address`);
+    const port = value.port;
+    if (
+      !Number.isInteger(port) ||
+      (port as number) < (allowZero ? 0 : 1) ||
+      (port as number) > 65535
+    ) {
+      fail(`must be a port number ${allowZero ? '0' : '1'}-65535`, `${field}.port`);
+    }
+    return { host: address as string, port: port as number };
+  };
+
+  const admin = root.admin === undefined ? undefined : hostPort(root.admin, 'admin', true);
+  const appAddr = hostPort(root.app, 'app', false);
+  const inboundAddress = root.inboundAddress ?? '0.0.0.0';
+  if (typeof inboundAddress !== 'string' || inboundAddress === '')
+    fail('must be an address', 'inboundAddress');
+
+  if (!isObject(root.identity))
+    return fail('is required: { certFile, keyFile, rootsFile }', 'identity');
+  const id = root.identity;
+  const readPem = async (field: string): Promise<string> => {
+    const value = id[field];
+    if (typeof value !== 'string' || value === '')
+      return fail('is required (a PEM file path)', `identity.${field}`);
+    const full = resolve(dirname(path), value);
+    try {
+      return await readFile(full, 'utf8');
+    } catch (err) {
+      return fail(`cannot read ${full}: ${(err as Error).message}`, `identity.${field}`);
+    }
+  };
+  const [certText, keyPem, rootsText] = await Promise.all([
+    readPem('certFile'),
+    readPem('keyFile'),
+    readPem('rootsFile'),
+  ]);
+  const chain = splitPem(certText);
+  const roots = splitPem(rootsText);
+  const leafPem = chain[0];
+  if (leafPem === undefined) return fail('holds no PEM certificate', 'identity.certFile');
+  if (roots.length === 0) fail('holds no PEM certificate', 'identity.rootsFile');
+  const revoked = id.revokedSerials ?? [];
+  if (
+    !Array.isArray(revoked) ||
+    revoked.some((s) => typeof s !== 'string' || !/^[0-9a-f]{1,64}$/.test(s))
+  ) {
+    fail('must be a list of lowercase hex serials', 'identity.revokedSerials');
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    return fail(`not a PEM private key (${(err as Error).message})`, 'identity.keyFile');
+  }
+  if (!new X509Certificate(leafPem).checkPrivateKey(key)) {
+    fail('is not the key of the certificate in identity.certFile', 'identity.keyFile');
+  }
+  let spiffeId = '';
+  try {
+    spiffeId = verifyLeafChain(chain, roots).spiffeId;
+  } catch (err) {
+    fail(
+      `the certificate chain does not verify against identity.rootsFile: ${(err as Error).message}`,
+      'identity.certFile',
+    );
+  }
+
+  let config: ProxyConfig;
+  try {
+    config = decodeProxyConfig(root.config);
+  } catch (err) {
+    const field = (err as { field?: string }).field;
+    return fail((err as Error).message, field ? `config.${field}` : 'config');
+  }
+  if (!spiffeId.startsWith(`spiffe://${config.trustDomain}/`)) {
+    fail(
+      `${spiffeId} is not in the config's trust domain ${config.trustDomain}`,
+      'identity.certFile',
+    );
+  }
+  return {
+    file: path,
+    admin,
+    inboundAddress: inboundAddress as string,
+    app: { address: appAddr.host, port: appAddr.port },
+    identity: {
+      certificatePem: leafPem,
+      chainPem: chain.join('\n'),
+      keyPem,
+      roots,
+      revokedSerials: revoked as string[],
+    },
+    spiffeId,
+    config,
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,200 @@
+/**
+ * The proxy's mesh identity: the one TLS secure context (leaf + chain, key, trust bundle)
+ * that inbound and outbound both use, and the SPIFFE checks TLS itself cannot make.
+ *
+ * `update()` swaps in a new context atomically; listeners and connectors read
+ * `secureContext()` per new connection, so renewals and rotations apply to new
+ * connections and never disturb established ones.
+ *
+ * Peer verdicts are cached per leaf fingerprint: a pooled or resumed connection to a peer
+ * already seen costs one map lookup (plus the revocation check, which follows the current
+ * list). A resumed TLS session may not carry the peer's issuer chain, which the zone check
+ * needs; the cache is what lets such connections pass.
+ */
+import { createSecureContext } from 'node:tls';
+import type { DetailedPeerCertificate, PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
+import { PermissionDeniedError, RevocationList, parseSpiffeId } from '../../../core/index.ts';
+import type { MeshTls, PeerIdentity } from '../mesh-tls.ts';
+import { certificatesOf } from './pem.ts';
+
+/** What a zone sends (leaf, bundle frames) or a bootstrap file holds. */
+export interface IdentityMaterial {
+  /** Our leaf (PEM). */
+  certificatePem: string;
+  /** The intermediates above it (PEM bundle); a copy of the leaf at its start is ignored. */
+  chainPem: string;
+  /** Our private key (PKCS#8 PEM). */
+  keyPem: string;
+  /** The trust bundle. */
+  roots: readonly string[];
+  /** Revoked leaf serials (hex). */
+  revokedSerials: readonly string[];
+}
+
+export interface TlsIdentityOptions {
+  trustDomain: string;
+  /**
+   * Verdicts kept per peer leaf before the cache starts over.
+   * @default 10000
+   */
+  maxCachedPeers?: number;
+}
+
+/** A cached verdict on one peer leaf: its identity, or why it is refused for any use. */
+interface Verdict {
+  identity: PeerIdentity | undefined;
+  refusal: Error | undefined;
+  /** Normalised serial, checked against the current revocation list on each use. */
+  serial: string;
+}
+
+export class TlsIdentity implements MeshTls {
+  readonly trustDomain: string;
+  readonly #maxCachedPeers: number;
+  #context: SecureContext | undefined;
+  #revoked = new RevocationList();
+  #material: IdentityMaterial | undefined;
+  readonly #verdicts = new Map<string, Verdict>();
+  readonly #listeners = new Set<() => void>();
+
+  constructor(options: TlsIdentityOptions) {
+    this.trustDomain = options.trustDomain;
+    this.#maxCachedPeers = options.maxCachedPeers ?? 10_000;
+  }
+
+  ready(): boolean {
+    return this.#context !== undefined;
+  }
+
+  /** The material in use (for status and config dumps; the key stays inside). */
+  material(): Omit<IdentityMaterial, 'keyPem'> | undefined {
+    if (!this.#material) return undefined;
+    const { keyPem: _key, ...rest } = this.#material;
+    return rest;
+  }
+
+  secureContext(): SecureContext {
+    if (!this.#context) throw new PermissionDeniedError('the proxy has no certificate yet');
+    return this.#context;
+  }
+
+  /**
+   * Install a new leaf, bundle or revocation list and notify listeners. Throws (leaving
+   * the previous context in use) when the key does not match the leaf or a PEM is bad.
+   */
+  update(material: IdentityMaterial): void {
+    const leaf = certificatesOf(material.certificatePem)[0];
+    if (leaf === undefined) {
+      throw new PermissionDeniedError('the identity has no leaf certificate');
+    }
+    const chain = certificatesOf(material.chainPem).filter((pem) => pem !== leaf);
+    const revoked = new RevocationList(material.revokedSerials);
+    const context = createSecureContext({
+      cert: [leaf, ...chain].join('\n'),
+      key: material.keyPem,
+      ca: [...material.roots],
+      minVersion: 'TLSv1.3',
+      // OpenSSL refuses to resume a session on a server that requests client certificates
+      // unless the context has a session ID context (it aborts with internal_error).
+      // tls.Server sets one on contexts it builds itself; ours are built here.
+      sessionIdContext: 'causeway-mesh',
+    });
+    this.#context = context;
+    this.#revoked = revoked;
+    this.#material = material;
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  checkPeer(
+    socket: TLSSocket,
+    expected?: { service: string; namespace: string },
+  ): PeerIdentity | Error {
+    // The leaf alone is enough to find a cached verdict; the chain is built only on a miss.
+    const leaf = socket.getPeerCertificate(false) as PeerCertificate | null;
+    if (leaf === null || leaf.fingerprint256 === undefined) {
+      return new PermissionDeniedError(
+        socket.isSessionReused()
+          ? 'the resumed session carries no peer certificate (the connector must vouch for it)'
+          : 'the peer presented no certificate',
+      );
+    }
+    let verdict = this.#verdicts.get(leaf.fingerprint256);
+    if (verdict === undefined) {
+      const reused = socket.isSessionReused();
+      verdict = this.#judge(socket.getPeerCertificate(true), reused);
+      // A resumed session without the chain is judged again on the next full handshake.
+      if (verdict.refusal === undefined || !reused) {
+        if (this.#verdicts.size >= this.#maxCachedPeers) this.#verdicts.clear();
+        this.#verdicts.set(leaf.fingerprint256, verdict);
+      }
+    }
+    if (verdict.refusal !== undefined) return verdict.refusal;
+    const identity = verdict.identity as PeerIdentity;
+    if (this.#revoked.isRevoked({ serialNumber: verdict.serial })) {
+      return new PermissionDeniedError(
+        `peer ${identity.spiffeId}: leaf ${verdict.serial} is revoked`,
+      );
+    }
+    if (
+      expected !== undefined &&
+      (identity.service !== expected.service || identity.namespace !== expected.namespace)
+    ) {
+      return new PermissionDeniedError(
+        `peer ${identity.spiffeId} is not ${expected.namespace}/${expected.service}`,
+      );
+    }
+    return identity;
+  }
+
+  #judge(leaf: DetailedPeerCertificate, resumed: boolean): Verdict {
+    const serial = leaf.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
+    const refuse = (why: string): Verdict => ({
+      identity: undefined,
+      refusal: new PermissionDeniedError(`peer refused: ${why}`),
+      serial,
+    });
+    const san = leaf.subjectaltname ?? '';
+    if (!san.startsWith('URI:') || san.includes(', ')) {
+      return refuse(
+        `the leaf must have exactly one SAN, a SPIFFE URI (got ${JSON.stringify(san)})`,
+      );
+    }
+    const spiffeId = san.slice(4);
+    let id;
+    try {
+      id = parseSpiffeId(spiffeId, 'peer');
+    } catch (err) {
+      return refuse(`${spiffeId} is not a Causeway SPIFFE ID (${(err as Error).message})`);
+    }
+    if (id.kind !== 'workload') return refuse(`${spiffeId} is not a workload identity`);
+    if (id.trustDomain !== this.trustDomain) {
+      return refuse(`${spiffeId} is outside the trust domain ${this.trustDomain}`);
+    }
+    // The intermediate that signed the leaf must be the CA of the leaf's zone: name
+    // constraints in the chain only pin the trust domain (see core/src/ca/certificates.ts).
+    const issuer = leaf.issuerCertificate as DetailedPeerCertificate | undefined;
+    if (issuer === undefined || issuer === leaf || issuer.raw === undefined) {
+      return refuse(
+        resumed
+          ? `${spiffeId}: a resumed session without the issuer chain, from a peer not seen before`
+          : `${spiffeId}: the peer sent no intermediate`,
+      );
+    }
+    const scope = issuer.subject as unknown as Record<string, string | string[] | undefined>;
+    if (scope.O !== this.trustDomain || scope.OU !== `zone/${id.zone}`) {
+      return refuse(
+        `${spiffeId} is outside its issuer's scope (O=${String(scope.O)}, OU=${String(scope.OU)})`,
+      );
+    }
+    return {
+      identity: { spiffeId, service: id.service, namespace: id.namespace, zone: id.zone },
+      refusal: undefined,
+      serial,
+    };
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Originating mutual TLS to an endpoint: the mesh context of the moment, SNI naming the
+ * destination (`<service>.<namespace>.<zone>.<trustDomain>`), TLS session resumption per
+ * endpoint, a connect timeout, and the peer's SPIFFE ID checked before the socket is
+ * handed out.
+ *
+ * Node's `checkServerIdentity` looks at DNS names only and is skipped for resumed
+ * sessions, so it accepts and the real check runs on `secureConnect` through
+ * `MeshTls.checkPeer`. A resumed session carries no peer certificate on the client side;
+ * its identity is the one verified on the full handshake that issued the ticket, and every
+ * stored ticket is dropped when the mesh context changes (new leaf, bundle or revocation
+ * list), so a resumed connection never outlives the checks it was vouched for under.
+ */
+import tls from 'node:tls';
+import type { MeshTls, PeerIdentity } from '../mesh-tls.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import type { EndpointState } from './endpoint.ts';
+import { UpstreamError } from './upstream-error.ts';
+
+export type ConnectCallback = (err: Error | null, socket?: tls.TLSSocket) => void;
+
+export interface ConnectTarget {
+  service: string;
+  namespace: string;
+  connectTimeoutMs: number;
+}
+
+const acceptAnyName = (): undefined => undefined;
+const kVerified = Symbol('verified');
+const kPendingSession = Symbol('pendingSession');
+
+type MeshSocket = tls.TLSSocket & {
+  [kVerified]?: PeerIdentity;
+  [kPendingSession]?: Buffer;
+};
+
+export class MtlsConnector {
+  #generation = 0;
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    private readonly mesh: MeshTls,
+    private readonly metrics: ProxyMetrics,
+  ) {
+    this.#unsubscribe = mesh.onChange(() => this.#generation++);
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  /** Bumped on every mesh context change; sessions from older generations are not resumed. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  connect(endpoint: EndpointState, target: ConnectTarget, callback: ConnectCallback): void {
+    const resumable =
+      endpoint.sessionGeneration === this.#generation ? endpoint.session : undefined;
+    let socket: MeshSocket;
+    try {
+      socket = tls.connect({
+        host: endpoint.address,
+        port: endpoint.port,
+        secureContext: this.mesh.secureContext(),
+        servername: endpoint.sni,
+        session: resumable,
+        checkServerIdentity: acceptAnyName,
+      });
+    } catch (err) {
+      callback(
+        new UpstreamError('connect-failure', (err as Error).message, undefined, { cause: err }),
+      );
+      return;
+    }
+    new ConnectAttempt(this, socket, endpoint, target, this.#generation, callback).start();
+  }
+
+  /** @internal */
+  handshake(outcome: 'ok' | 'refused' | 'error', resumed: boolean): void {
+    this.metrics.tlsHandshakes.inc({
+      direction: 'outbound',
+      outcome,
+      resumed: resumed ? 'true' : 'false',
+    });
+  }
+
+  /** @internal */
+  check(
+    socket: tls.TLSSocket,
+    endpoint: EndpointState,
+    target: ConnectTarget,
+    generation: number,
+  ): PeerIdentity | Error {
+    const verdict = this.mesh.checkPeer(socket, target);
+    if (!(verdict instanceof Error) || !socket.isSessionReused()) return verdict;
+    const vouched = endpoint.sessionPeer;
+    if (
+      vouched !== undefined &&
+      endpoint.sessionGeneration === generation &&
+      generation === this.#generation &&
+      vouched.service === target.service &&
+      vouched.namespace === target.namespace
+    ) {
+      return vouched;
+    }
+    return verdict;
+  }
+
+  /** @internal */
+  remember(endpoint: EndpointState, session: Buffer, peer: PeerIdentity, generation: number): void {
+    if (generation !== this.#generation) return;
+    endpoint.session = session;
+    endpoint.sessionPeer = peer;
+    endpoint.sessionGeneration = generation;
+  }
+}
+
+/** Drop an endpoint's stored TLS session (after a failure that may be the session's fault). */
+export function forgetSession(endpoint: EndpointState): void {
+  endpoint.session = undefined;
+  endpoint.sessionPeer = undefined;
+}
+
+/** One connection attempt: its timer and handlers (per connection, not per request). */
+class ConnectAttempt {
+  #timer: NodeJS.Timeout | undefined;
+  #done = false;
+
+  constructor(
+    private readonly connector: MtlsConnector,
+    private readonly socket: MeshSocket,
+    private readonly endpoint: EndpointState,
+    private readonly target: ConnectTarget,
+    private readonly generation: number,
+    private readonly callback: ConnectCallback,
+  ) {}
+
+  start(): void {
+    const { socket } = this;
+    socket.setNoDelay(true);
+    socket.on('session', this.#onSession);
+    socket.once('secureConnect', this.#onSecureConnect);
+    socket.once('error', this.#onError);
+    socket.once('close', this.#onClose);
+    this.#timer = setTimeout(this.#onTimeout, this.target.connectTimeoutMs);
+  }
+
+  #finish(err: Error | null): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#timer);
+    const { socket } = this;
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    if (err) {
+      // A failed session is not offered again: the next attempt does a full handshake.
+      forgetSession(this.endpoint);
+      socket.destroy();
+      this.callback(err);
+    } else {
+      this.callback(null, socket);
+    }
+  }
+
+  readonly #onSecureConnect = (): void => {
+    const { socket, endpoint, target } = this;
+    const resumed = socket.isSessionReused();
+    const verdict = this.connector.check(socket, endpoint, target, this.generation);
+    if (verdict instanceof Error && resumed && this.generation !== this.connector.generation) {
+      // The mesh context changed during the handshake, so the resumed session is no
+      // longer vouched for: start over with a full handshake under the new context.
+      this.#done = true;
+      clearTimeout(this.#timer);
+      socket.off('error', this.#onError);
+      socket.off('close', this.#onClose);
+      socket.destroy();
+      this.connector.connect(endpoint, target, this.callback);
+      return;
+    }
+    if (verdict instanceof Error) {
+      this.connector.handshake('refused', resumed);
+      this.#finish(
+        new UpstreamError('connect-failure', `${endpoint.key}: ${verdict.message}`, undefined, {
+          cause: verdict,
+        }),
+      );
+      return;
+    }
+    this.connector.handshake('ok', resumed);
+    socket[kVerified] = verdict;
+    const pending = socket[kPendingSession];
+    if (pending !== undefined) {
+      socket[kPendingSession] = undefined;
+      this.connector.remember(endpoint, pending, verdict, this.generation);
+    }
+    this.#finish(null);
+  };
+
+  readonly #onSession = (session: Buffer): void => {
+    const peer = this.socket[kVerified];
+    if (peer === undefined) this.socket[kPendingSession] = session;
+    else this.connector.remember(this.endpoint, session, peer, this.generation);
+  };
+
+  readonly #onError = (err: Error): void => {
+    this.connector.handshake('error', false);
+    this.#finish(
+      new UpstreamError('connect-failure', `${this.endpoint.key}: ${err.message}`, undefined, {
+        cause: err,
+      }),
+    );
+  };
+
+  readonly #onClose = (): void => {
+    this.#finish(
+      new UpstreamError('connect-failure', `${this.endpoint.key}: closed during the handshake`),
+    );
+  };
+
+  readonly #onTimeout = (): void => {
+    this.connector.handshake('error', false);
+    this.#finish(
+      new UpstreamError(
+        'connect-failure',
+        `${this.endpoint.key}: connect timeout after ${this.target.connectTimeoutMs} ms`,
+      ),
+    );
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * An outbound TCP listener: each accepted connection goes to one endpoint of the route's
+ * cluster over mTLS, with bytes piped both ways (`stream.pipeline`, Nagle off). A connect
+ * failure is retried on another endpoint when the route retries `connect-failure`;
+ * nothing else can be, since the bytes are the app's.
+ */
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { pipeline } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../../../core/index.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import type { EndpointState } from './endpoint.ts';
+import type { ListenerContext, OutboundListenerRuntime } from './listener.ts';
+import { ListenerSockets } from './listener.ts';
+import { ListenerStats } from './listener-stats.ts';
+import type { TcpStats } from './listener-stats.ts';
+import { backoffMs } from './retry-budget.ts';
+import type { CompiledRoute } from './route-table.ts';
+import { pickCluster } from './route-table.ts';
+import type { UpstreamCluster } from './upstream-cluster.ts';
+import type { UpstreamError } from './upstream-error.ts';
+
+export class TcpOutboundListener implements OutboundListenerRuntime {
+  readonly protocol = 'tcp';
+  routes: readonly CompiledRoute[] = [];
+  readonly metrics: ProxyMetrics;
+  readonly logger: Logger;
+  readonly #server: Server;
+  readonly #sockets: ListenerSockets;
+  readonly #stats = new Map<string, TcpStats>();
+
+  constructor(
+    readonly name: string,
+    readonly requestedPort: number,
+    private readonly context: ListenerContext,
+  ) {
+    this.metrics = context.metrics;
+    this.logger = context.logger.child({ listener: name });
+    // Half-open: the app's FIN travels upstream and the reply can still come back.
+    this.#server = createServer(
+      { noDelay: true, pauseOnConnect: true, allowHalfOpen: true },
+      (socket) => this.#accept(socket),
+    );
+    this.#sockets = new ListenerSockets(this.#server, context, name);
+  }
+
+  statsFor(cluster: UpstreamCluster): TcpStats {
+    let stats = this.#stats.get(cluster.name);
+    if (stats === undefined) {
+      stats = ListenerStats.tcp(this.metrics, this.name, cluster.name);
+      this.#stats.set(cluster.name, stats);
+    }
+    return stats;
+  }
+
+  setRoutes(routes: CompiledRoute[]): void {
+    this.routes = routes;
+  }
+
+  listen(): Promise<void> {
+    return this.#sockets.listen(this.requestedPort, this.context.bindAddress);
+  }
+
+  port(): number {
+    return this.#sockets.port();
+  }
+
+  close(graceMs: number): Promise<void> {
+    return this.#sockets.close(graceMs);
+  }
+
+  #accept(client: Socket): void {
+    client.on('error', () => undefined);
+    const route = this.routes[0];
+    const cluster = route === undefined ? undefined : pickCluster(route);
+    if (route === undefined || cluster === undefined) {
+      client.destroy();
+      return;
+    }
+    new TcpSession(this, client, route, cluster).connect();
+  }
+}
+
+/** One proxied TCP connection. */
+class TcpSession {
+  readonly #start = performance.now();
+  #endpoint: EndpointState | undefined;
+  #previous: EndpointState | undefined;
+  #retries = 0;
+  #pipes = 2;
+  #failed = false;
+  #clientClosed = false;
+
+  constructor(
+    private readonly listener: TcpOutboundListener,
+    private readonly client: Socket,
+    private readonly route: CompiledRoute,
+    private readonly cluster: UpstreamCluster,
+  ) {
+    client.once('close', () => (this.#clientClosed = true));
+  }
+
+  connect = (): void => {
+    if (this.#clientClosed) return;
+    const endpoint = this.cluster.pick(undefined, this.#previous);
+    if (endpoint === undefined) {
+      this.#fail('no healthy upstream');
+      return;
+    }
+    this.#endpoint = endpoint;
+    endpoint.active++;
+    this.cluster.openConnection(endpoint, this.#onConnected);
+  };
+
+  readonly #onConnected = (err: Error | null, upstream?: TLSSocket): void => {
+    const endpoint = this.#endpoint as EndpointState;
+    const cluster = this.cluster;
+    endpoint.requests++;
+    if (err !== null || upstream === undefined) {
+      endpoint.active--;
+      endpoint.failures++;
+      const failure = err as UpstreamError;
+      if (failure.failure !== 'overflow') cluster.outlier.connectFailure(endpoint);
+      const retry = this.route.retry;
+      const policy = retry.policy;
+      if (
+        failure.failure !== 'overflow' &&
+        retry.onConnectFailure &&
+        this.#retries < policy.numRetries &&
+        !this.#clientClosed
+      ) {
+        if (cluster.budget.allows(policy, cluster.breaker.requests)) {
+          this.#retries++;
+          this.listener.metrics.retries.inc({ cluster: cluster.name, reason: 'connect-failure' });
+          this.#previous = endpoint;
+          setTimeout(this.connect, backoffMs(policy, this.#retries - 1));
+          return;
+        }
+        this.listener.metrics.retriesSkipped.inc({ cluster: cluster.name });
+      }
+      this.#fail(failure.message);
+      return;
+    }
+    cluster.outlier.success(endpoint);
+    if (this.#clientClosed) {
+      upstream.destroy();
+      this.#done();
+      return;
+    }
+    cluster.breaker.requests++;
+    pipeline(this.client, upstream, this.#pipeDone);
+    pipeline(upstream, this.client, this.#pipeDone);
+  };
+
+  readonly #pipeDone = (err?: Error | null): void => {
+    // One side closing while the other still sends shows up as a premature close; a
+    // failure proper (reset, TLS alert) is reported with its own code.
+    if (err && (err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+      this.#failed = true;
+    }
+    if (--this.#pipes > 0) return;
+    this.cluster.breaker.requests--;
+    this.#done();
+  };
+
+  #done(): void {
+    const endpoint = this.#endpoint;
+    if (endpoint !== undefined) endpoint.active--;
+    const stats = this.listener.statsFor(this.cluster);
+    (this.#failed ? stats.error : stats.ok).inc();
+    stats.duration.observe((performance.now() - this.#start) / 1000);
+    this.#log(this.#failed ? 'error' : 'ok');
+  }
+
+  #fail(reason: string): void {
+    this.client.destroy();
+    const stats = this.listener.statsFor(this.cluster);
+    stats.error.inc();
+    stats.duration.observe((performance.now() - this.#start) / 1000);
+    this.#log('error', reason);
+  }
+
+  #log(outcome: string, reason?: string): void {
+    const logger = this.listener.logger;
+    if (!logger.isLevelEnabled('info')) return;
+    logger.info(
+      {
+        listener: this.listener.name,
+        cluster: this.cluster.name,
+        endpoint: this.#endpoint?.key,
+        outcome,
+        reason,
+        durationMs: Math.round((performance.now() - this.#start) * 1000) / 1000,
+        retries: this.#retries,
+      },
+      'outbound connection',
+    );
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * `causeway run proxy --bootstrap` as a real child process: it starts, answers `/ready`,
+ * forwards mTLS requests through its inbound listener to the app, and exits 0 on
+ * SIGTERM; with `--workers 2` the same, with metrics summed over the workers.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { eventually, withTimeout } from '../helpers/async.ts';
+import { childEnv } from '../helpers/child-env.ts';
+import { workloadId } from '../helpers/ca.ts';
+import { startZone } from '../helpers/zone.ts';
+import { createCsr, generateKeyPair, privateKeyToPem } from '../../core/index.ts';
+import { writeBootstrap } from './fixtures/bootstrap-files.ts';
+import { startHttpApp } from './fixtures/local-apps.ts';
+import type { HttpApp } from './fixtures/local-apps.ts';
+import { meshRequest } from './fixtures/mesh-client.ts';
+import { TestCa } from './fixtures/test-ca.ts';
+
+const bin = fileURLToPath(new URL('../../cli/bin/causeway.js', import.meta.url));
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  adminPort: number;
+}
+
+async function runProxy(args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [bin, 'run', 'proxy', ...args], {
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const adminPort = await eventually(
+    () => {
+      if (child.exitCode !== null) throw new Error(`the proxy exited early:\n${out}`);
+      const m = /"addr":"127\.0\.0\.1:(\d+)","msg":"admin API listening"/.exec(out);
+      return m ? Number(m[1]) : undefined;
+    },
+    'the admin API to listen',
+    20_000,
+  );
+  return { child, output: () => out, adminPort };
+}
+
+async function stop(running: Running): Promise<number | null> {
+  running.child.kill('SIGTERM');
+  const [code] = (await withTimeout(once(running.child, 'exit'), 20_000, 'the proxy to exit')) as [
+    number | null,
+  ];
+  return code;
+}
+
+describe('causeway run proxy (integration)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let ca: TestCa;
+  let app: HttpApp;
+  let running: Running | undefined;
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'causeway-proxy-cli-'));
+    ca = await TestCa.create();
+    app = await startHttpApp();
+  });
+  afterEach(function () {
+    if (running?.child.exitCode === null) running.child.kill('SIGKILL');
+    running = undefined;
+  });
+  after(async function () {
+    await app?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const workers of [1, 2]) {
+    it(`runs from a bootstrap file with ${workers} process${workers > 1 ? 'es (a crashed worker is replaced)' : ''}: ready, forwards, exits 0 on SIGTERM`, async function () {
+      const files = await writeBootstrap(dir, ca, {
+        appPort: app.port,
+        name: `proxy-${workers}.yaml`,
+      });
+      running = await runProxy(['--bootstrap', files.file, '--workers', String(workers)]);
+      const admin = `http://127.0.0.1:${running.adminPort}`;
+      await eventually(
+        async () => (await fetch(`${admin}/ready`)).status === 200,
+        '/ready to answer 200',
+        20_000,
+      );
+      const client = await ca.leaf('web');
+      const requests = 6;
+      for (let i = 0; i < requests; i++) {
+        const res = await meshRequest({
+          port: files.inboundPort,
+          leaf: client,
+          roots: [ca.rootPem],
+          server: files.leaf.spiffeId,
+          path: `/hello/${i}`,
+        });
+        expect(res.status).to.equal(200);
+        expect(
+          (JSON.parse(res.body) as { headers: Record<string, string> }).headers[
+            'x-causeway-source'
+          ],
+        ).to.equal(client.spiffeId);
+      }
+      const prom = await (await fetch(`${admin}/stats/prometheus`)).text();
+      const served =
+        /^causeway_proxy_requests_total\{[^}]*direction="inbound"[^}]*code_class="2xx"[^}]*\} (\d+)$/m.exec(
+          prom,
+        );
+      expect(Number(served?.[1])).to.equal(requests);
+      expect(prom).to.match(/^causeway_proxy_config_version 1$/m);
+      const dump = (await (await fetch(`${admin}/config_dump`)).json()) as {
+        mode: string;
+        version: number;
+      };
+      expect(dump).to.include({ mode: 'bootstrap', version: 1 });
+      const clusters = (await (await fetch(`${admin}/clusters`)).json()) as { clusters: unknown };
+      if (workers > 1) expect(clusters.clusters).to.have.length(workers);
+      else expect(clusters.clusters).to.deep.equal([]);
+      if (workers > 1) {
+        // A crashed worker is replaced and gets the snapshot the others serve.
+        const listening = () => running!.output().match(/"msg":"inbound listening"/g)?.length ?? 0;
+        const pid = Number(
+          /"pid":(\d+),[^\n]*"msg":"inbound listening"/.exec(running.output())?.[1],
+        );
+        process.kill(pid, 'SIGKILL');
+        await eventually(() => listening() > workers, 'a replacement worker', 20_000);
+        await eventually(async () => {
+          const dumpNow = (await (await fetch(`${admin}/clusters`)).json()) as {
+            clusters: unknown[];
+          };
+          return dumpNow.clusters.length === workers;
+        }, 'the replacement to answer');
+        for (let i = 0; i < workers * 2; i++) {
+          const res = await meshRequest({
+            port: files.inboundPort,
+            leaf: client,
+            roots: [ca.rootPem],
+            server: files.leaf.spiffeId,
+          });
+          expect(res.status).to.equal(200);
+        }
+        expect(running.output()).to.contain('worker crashed; starting a replacement');
+      }
+      const missing = await fetch(`${admin}/nope`);
+      expect(missing.status).to.equal(404);
+      expect(await stop(running)).to.equal(0);
+    });
+  }
+
+  it('exits 2 naming the file and field when the bootstrap is wrong', async function () {
+    const files = await writeBootstrap(dir, ca, {
+      appPort: app.port,
+      name: 'bad.yaml',
+      extra: { app: { address: '127.0.0.1', port: 70000 } },
+    });
+    const child = spawn(process.execPath, [bin, 'run', 'proxy', '--bootstrap', files.file], {
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const [code] = (await withTimeout(once(child, 'exit'), 20_000, 'the proxy to exit')) as [
+      number | null,
+    ];
+    expect(code).to.equal(2);
+    expect(err).to.contain('bad.yaml: app.port: must be a port number 1-65535');
+  });
+
+  it('joins a zone with 2 workers: registers, serves, leaves on SIGTERM', async function () {
+    const zone = await startZone({});
+    try {
+      const bundle = (await (await fetch(`${zone.url}/api/ca/bundle`)).json()) as {
+        roots: string[];
+      };
+      writeFileSync(join(dir, 'zone-roots.pem'), bundle.roots.join('\n'));
+      running = await runProxy([
+        '--zone-control',
+        `wss://127.0.0.1:${zone.zone.proxyStream.address().port}`,
+        '--ca-file',
+        join(dir, 'zone-roots.pem'),
+        '--service',
+        'web',
+        '--port',
+        String(app.port),
+        '--app-protocol',
+        'http',
+        '--inbound-port',
+        '0',
+        '--inbound-address',
+        '127.0.0.1',
+        '--address',
+        '127.0.0.1',
+        '--admin-addr',
+        '127.0.0.1:0',
+        '--instance-id',
+        'web-w',
+        '--health-check',
+        'none',
+        '--workers',
+        '2',
+      ]);
+      const admin = `http://127.0.0.1:${running.adminPort}`;
+      await eventually(
+        async () => (await fetch(`${admin}/ready`)).status === 200,
+        '/ready',
+        20_000,
+      );
+      const dump = (await (await fetch(`${admin}/config_dump`)).json()) as {
+        listeners: { inbound: number };
+        stream: { acked: Record<string, number> };
+      };
+      expect(dump.stream.acked.config).to.be.a('number');
+      const keyPair = await generateKeyPair();
+      const spiffeId = workloadId('client');
+      const leaf = (await (
+        await fetch(`${zone.url}/api/ca/leaf`, {
+          method: 'POST',
+          body: JSON.stringify({ spiffeId, csr: createCsr({ keyPair, spiffeId }) }),
+        })
+      ).json()) as { certificatePem: string; chainPem: string; serial: string };
+      const client = { spiffeId, ...leaf, keyPem: privateKeyToPem(keyPair.privateKey) };
+      for (let i = 0; i < 4; i++) {
+        const res = await meshRequest({
+          port: dump.listeners.inbound,
+          leaf: client,
+          roots: bundle.roots,
+          server: workloadId('web'),
+        });
+        expect(res.status).to.equal(200);
+      }
+      const instances = async () =>
+        ((await (await fetch(`${zone.url}/v1/catalog/service/web`)).json()) as unknown[]).length;
+      expect(await instances()).to.equal(1);
+      expect(await stop(running)).to.equal(0);
+      await eventually(
+        async () => (await instances()) === 0,
+        'the instance to be deregistered',
+        5000,
+      );
+    } finally {
+      await zone.stop();
+    }
+  });
+});
