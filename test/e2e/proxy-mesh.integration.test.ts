@@ -131,7 +131,8 @@ describe('mesh through real proxies and a real zone (e2e)', function () {
     keepAlive.destroy();
     await Promise.all(proxies.map((p) => stopProxy(p).catch(() => undefined)));
     await zone?.stop();
-    await Promise.all([...apps.backend, apps.web, apps.db].map((a) => a?.close()));
+    const running = [...apps.backend, apps.web, apps.db].filter((a) => a !== undefined);
+    await Promise.all(running.map((a) => a.close()));
     rmSync(dir, { recursive: true, force: true });
   });
 
