@@ -4,7 +4,9 @@
  * secret — or write it to `--output-file` with mode 0600, so it never lands in a shell's
  * scrollback.
  */
-import { writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { CausewayError, ConfigError } from '../../core/src/errors.ts';
 import type { ErrorCode } from '../../core/src/errors.ts';
@@ -55,7 +57,7 @@ export function addTokenCommand(program: Command, ctx: CliContext): void {
       if (flags.ttl !== undefined) body.ttl = flags.ttl;
       const answer = await issue(url, secret, body);
       if (flags.outputFile !== undefined) {
-        await writeFile(flags.outputFile, `${answer.secretId}\n`, { mode: 0o600 });
+        await writeSecretFile(flags.outputFile, `${answer.secretId}\n`);
         ctx.stderr.write(
           `wrote the dataplane token for ${flags.service} to ${flags.outputFile} ` +
             `(accessor ${answer.accessorId}${answer.expiresAt ? `, expires ${answer.expiresAt}` : ''})\n`,
@@ -64,6 +66,23 @@ export function addTokenCommand(program: Command, ctx: CliContext): void {
         ctx.stdout.write(`${answer.secretId}\n`);
       }
     });
+}
+
+/**
+ * Write `text` to `file` readable by its owner only, also when `file` already exists:
+ * `writeFile`'s `mode` applies only to a file it creates, so an existing 0644 file would
+ * keep its mode and now hold the secret. A fresh 0600 file next to it (`wx`: never one
+ * someone prepared) is renamed over it, which also means no reader sees half a token.
+ */
+export async function writeSecretFile(file: string, text: string): Promise<void> {
+  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, text, { mode: 0o600, flag: 'wx' });
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
 }
 
 async function issue(

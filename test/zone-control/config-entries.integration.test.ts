@@ -96,6 +96,19 @@ forEachBackend('config entries API', (env) => {
     ).to.equal(true);
   });
 
+  it('answers false to a check-and-set delete of a missing entry, as Consul does', async function () {
+    expect(
+      (await call(env.zone, 'DELETE', '/v1/config/service-defaults/nope?cas=5')).json(),
+    ).to.equal(false);
+    expect(
+      (await call(env.zone, 'DELETE', '/v1/config/service-defaults/nope?cas=0')).json(),
+    ).to.equal(false);
+    // Without cas a missing entry is simply gone.
+    expect(
+      (await call(env.zone, 'DELETE', '/v1/config/service-defaults/nope')).json(),
+    ).to.deep.equal({});
+  });
+
   it('blocks a read until the entry changes', async function () {
     await call(env.zone, 'PUT', '/v1/config', {
       Kind: 'service-splitter',
@@ -256,6 +269,35 @@ describe('config entries API with ACLs (integration)', function () {
     ).to.equal(403);
     expect(
       (await call(zone, 'DELETE', '/v1/config/service-defaults/web', undefined, webWriter)).status,
+    ).to.equal(200);
+  });
+
+  it('needs operator:write to write or delete service-intentions; service:write on the service is not enough', async function () {
+    const deny = {
+      Kind: 'service-intentions',
+      Name: 'web',
+      Sources: [{ Name: '*', Action: 'deny' }],
+    };
+    expect((await call(zone, 'PUT', '/v1/config', deny, ROOT)).status).to.equal(200);
+    // The protected service's own token (what a dataplane token grants) must not open it up.
+    const allow = { ...deny, Sources: [{ Name: '*', Action: 'allow' }] };
+    const overwrite = await call(zone, 'PUT', '/v1/config', allow, webWriter);
+    expect(overwrite.status).to.equal(403);
+    expect(overwrite.text).to.match(/operator:write/);
+    const remove = await call(
+      zone,
+      'DELETE',
+      '/v1/config/service-intentions/web',
+      undefined,
+      webWriter,
+    );
+    expect(remove.status).to.equal(403);
+    // Reading stays with service:read.
+    const read = await call(zone, 'GET', '/v1/config/service-intentions/web', undefined, webReader);
+    expect(read.status).to.equal(200);
+    expect((read.json() as { Sources: { Action: string }[] }).Sources[0]?.Action).to.equal('deny');
+    expect(
+      (await call(zone, 'DELETE', '/v1/config/service-intentions/web', undefined, ROOT)).status,
     ).to.equal(200);
   });
 });

@@ -3,7 +3,7 @@
  * token scoped to one service, which may open the config stream for that service and is
  * refused (403) for any other.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -87,6 +87,8 @@ describe('dataplane tokens (integration)', function () {
     ['a missing service', {}, 'service'],
     ['a service that is not a DNS label', { service: 'Web App' }, 'service'],
     ['a bad namespace', { service: 'web', namespace: 7 }, 'namespace'],
+    // ACL tokens do not carry namespaces: a token "for staging" would be one for every namespace.
+    ['a namespace other than default', { service: 'web', namespace: 'staging' }, 'namespace'],
     ['a ttl that is not a duration', { service: 'web', ttl: 'tomorrow' }, 'ttl'],
     ['a ttl over 24h', { service: 'web', ttl: '48h' }, 'ttl'],
     ['a ttl under 1m', { service: 'web', ttl: '30s' }, 'ttl'],
@@ -160,6 +162,27 @@ describe('dataplane tokens (integration)', function () {
     expect(noToken.stderr).to.match(
       /Permission denied: anonymous token lacks permission 'acl:write'/,
     );
+  });
+
+  it('`--output-file` leaves an existing world-readable file at 0600 with the secret', async function () {
+    const file = join(dir, 'existing.token');
+    writeFileSync(file, 'old\n', { mode: 0o644 });
+    expect(statSync(file).mode & 0o777).to.equal(0o644);
+    const written = await cli([
+      'token',
+      'dataplane',
+      '--service',
+      'web',
+      '--http-addr',
+      `127.0.0.1:${zone.port}`,
+      '--token',
+      ROOT,
+      '--output-file',
+      file,
+    ]);
+    expect(written.code).to.equal(0);
+    expect(statSync(file).mode & 0o777).to.equal(0o600);
+    expect(readFileSync(file, 'utf8')).to.match(/^[0-9a-f-]{36}\n$/);
   });
 });
 

@@ -58,7 +58,7 @@ forEachBackend('proxy registration', FAST, (env) => {
       expect(instance?.proxy).to.deep.equal({ inbound: 21001, admin: 19001 });
       expect(instance?.meta).to.deep.equal({ version: 'v2' });
       expect(instance?.tags).to.deep.equal(['canary']);
-      expect(instance?.source).to.deep.equal({ kind: 'proxy', owner: 'web-1' });
+      expect(instance?.source).to.deep.equal({ kind: 'proxy', owner: 'default/web/web-1' });
       const node = (await readCatalog(store)).node('vm-1');
       expect(node?.address).to.equal('10.0.0.7');
       const check = await checkOf(store, 'vm-1', 'proxy:web-1:stream');

@@ -7,10 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
-import {
-  normalizeSerial,
-  verifyLeafChain,
-} from '../../core/index.ts';
+import { normalizeSerial, verifyLeafChain } from '../../core/index.ts';
 import { MAX_FRAME_BYTES } from '../../core/src/proxy-stream/messages.ts';
 import { eventually } from '../helpers/async.ts';
 import { workloadId } from '../helpers/ca.ts';

@@ -5,7 +5,7 @@
  * zone's /v1 routes answer a plain-text 400 that says what to fix.
  */
 import { InvalidArgumentError } from '../errors.ts';
-import { EntryFields, badField, typeName } from './fields.ts';
+import { EntryFields, badField, durationMs, typeName } from './fields.ts';
 import { parseSubsetFilter } from './subset-filter.ts';
 import { CONFIG_ENTRY_KINDS, ENTRY_PROTOCOLS, RESOLVER_LB_POLICIES } from './types.ts';
 import type {
@@ -37,6 +37,14 @@ const MAX_ROUTES = 128;
 const MAX_SOURCES = 1024;
 const BASE = ['Kind', 'Name', 'Namespace', 'Partition', 'Meta'];
 const HTTP_FIELDS = ['PathExact', 'PathPrefix', 'Header', 'Methods'];
+/**
+ * The proxy snapshot's own bounds (`core/src/proxy-config/decode.ts`): an entry outside
+ * them would build a snapshot every proxy using it refuses (NACKs) forever, so the entry is
+ * refused instead, naming its field.
+ */
+const HOUR_MS = 3_600_000;
+const MAX_LIMIT = 1_000_000;
+const MAX_FAILURES = 1000;
 
 /** Is `kind` one Causeway stores? */
 export function isConfigEntryKind(kind: string): kind is ConfigEntryKind {
@@ -136,8 +144,18 @@ function base(
 
 function decodeServiceDefaults(f: EntryFields): ServiceDefaultsEntry {
   const entry: ServiceDefaultsEntry = { Kind: 'service-defaults', ...base(f) };
-  const protocol = f.optionalEnum('Protocol', ENTRY_PROTOCOLS);
-  if (protocol) entry.Protocol = protocol;
+  // Consul lower-cases Protocol ("HTTP" is "http").
+  const rawProtocol = f.optionalText('Protocol');
+  if (rawProtocol !== undefined) {
+    const protocol = rawProtocol.toLowerCase();
+    if (!(ENTRY_PROTOCOLS as readonly string[]).includes(protocol)) {
+      throw badField(
+        'Protocol',
+        `must be one of ${ENTRY_PROTOCOLS.join(', ')} (got ${JSON.stringify(rawProtocol)})`,
+      );
+    }
+    entry.Protocol = protocol as (typeof ENTRY_PROTOCOLS)[number];
+  }
   const upstream = f.optionalObject('UpstreamConfig', ['Defaults', 'Overrides']);
   if (upstream?.has('Overrides')) {
     throw badField(upstream.field('Overrides'), 'is not supported by Causeway; use Defaults');
@@ -149,7 +167,7 @@ function decodeServiceDefaults(f: EntryFields): ServiceDefaultsEntry {
   ]);
   if (d) {
     const defaults: UpstreamDefaults = {};
-    const timeout = d.optionalInteger('ConnectTimeoutMs', 0, 3_600_000);
+    const timeout = d.optionalInteger('ConnectTimeoutMs', 0, HOUR_MS);
     if (timeout) defaults.ConnectTimeoutMs = timeout;
     const l = d.optionalObject('Limits', [
       'MaxConnections',
@@ -159,7 +177,7 @@ function decodeServiceDefaults(f: EntryFields): ServiceDefaultsEntry {
     if (l) {
       const limits: Record<string, number> = {};
       for (const k of ['MaxConnections', 'MaxPendingRequests', 'MaxConcurrentRequests'] as const) {
-        const v = l.optionalInteger(k, 0, 10_000_000);
+        const v = l.optionalInteger(k, 0, MAX_LIMIT);
         // 0 means "the default", as in Consul.
         if (v !== undefined && v !== 0) limits[k] = v;
       }
@@ -172,9 +190,9 @@ function decodeServiceDefaults(f: EntryFields): ServiceDefaultsEntry {
     ]);
     if (p) {
       const phc: NonNullable<UpstreamDefaults['PassiveHealthCheck']> = {};
-      const failures = p.optionalInteger('MaxFailures', 0, 1_000_000);
+      const failures = p.optionalInteger('MaxFailures', 0, MAX_FAILURES);
       if (failures !== undefined) phc.MaxFailures = failures;
-      const base = p.optionalDuration('BaseEjectionTime');
+      const base = p.optionalDuration('BaseEjectionTime', { minMs: 1, maxMs: HOUR_MS });
       if (base !== undefined) phc.BaseEjectionTime = base;
       const percent = p.optionalInteger('MaxEjectionPercent', 0, 100);
       if (percent !== undefined) phc.MaxEjectionPercent = percent;
@@ -218,8 +236,8 @@ function decodeResolver(f: EntryFields): ServiceResolverEntry {
     }
     entry.DefaultSubset = defaultSubset;
   }
-  const timeout = f.optionalDuration('ConnectTimeout');
-  if (timeout !== undefined && timeout !== '0s' && timeout !== '0') entry.ConnectTimeout = timeout;
+  const timeout = f.optionalDuration('ConnectTimeout', { maxMs: HOUR_MS });
+  if (timeout !== undefined && durationMs(timeout) > 0) entry.ConnectTimeout = timeout;
   const lb = f.optionalObject('LoadBalancer', [
     'Policy',
     'LeastRequestConfig',
@@ -376,7 +394,7 @@ function decodeFault(f: EntryFields): RouteFault | undefined {
   const out: RouteFault = {};
   const delay = f.optionalObject('Delay', ['Percent', 'Duration']);
   if (delay) {
-    const duration = delay.optionalDuration('Duration');
+    const duration = delay.optionalDuration('Duration', { maxMs: HOUR_MS });
     if (duration === undefined) throw badField(delay.field('Duration'), 'is required');
     out.Delay = { Percent: delay.optionalNumber('Percent', 0, 100) ?? 0, Duration: duration };
   }
@@ -397,7 +415,7 @@ function decodeDestination(f: EntryFields): RouteDestination {
   if (subset !== undefined) out.ServiceSubset = subset;
   const ns = label(f, 'Namespace');
   if (ns !== undefined) out.Namespace = ns;
-  const timeout = f.optionalDuration('RequestTimeout');
+  const timeout = f.optionalDuration('RequestTimeout', { maxMs: HOUR_MS });
   if (timeout !== undefined) out.RequestTimeout = timeout;
   const retries = f.optionalInteger('NumRetries', 0, 10);
   if (retries !== undefined) out.NumRetries = retries;

@@ -71,7 +71,12 @@ export async function listConfigEntries(
   return { entries: entries.map(decodeStoredEntry), index };
 }
 
-/** Delete an entry; with `cas`, only if its ModifyIndex matches (a missing entry counts as deleted). */
+/**
+ * Delete an entry; with `cas`, only if its ModifyIndex matches. A CAS delete of a missing
+ * entry answers false, as Consul's `DeleteConfigEntryCAS` does (the store's own delete-cas
+ * counts a missing key as deleted; the entry API does not). Without `cas` a missing entry
+ * is simply gone (true).
+ */
 export async function deleteConfigEntry(
   store: Store,
   kind: ConfigEntryKind,
@@ -83,5 +88,5 @@ export async function deleteConfigEntry(
     configEntryKey(kind, namespace, name),
     cas === undefined ? {} : { cas },
   );
-  return result.ok;
+  return cas === undefined ? result.ok : result.ok && result.deleted > 0;
 }

@@ -41,10 +41,17 @@ export class EntryFields {
       throw badField(path === '' ? 'body' : path, `must be a JSON object, got ${typeName(raw)}`);
     }
     const known = new Set([...allowed, 'CreateIndex', 'ModifyIndex'].map(fold));
+    const spelled = new Map<string, string>();
     for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
       const f = fold(key);
       if (!known.has(f)) throw badField(this.field(key), 'is not a known field');
-      if (value !== null && value !== undefined && !this.byFold.has(f)) this.byFold.set(f, value);
+      // `kind` and `Kind` both: which one was meant is a guess, so neither is taken.
+      const earlier = spelled.get(f);
+      if (earlier !== undefined) {
+        throw badField(this.field(key), `is given twice (also as ${JSON.stringify(earlier)})`);
+      }
+      spelled.set(f, key);
+      if (value !== null && value !== undefined) this.byFold.set(f, value);
     }
   }
 
@@ -120,23 +127,46 @@ export class EntryFields {
     return v;
   }
 
-  /** A Go duration string ("5s", "1m30s"), or a number of nanoseconds as Go encodes one. */
-  optionalDuration(name: string): string | undefined {
+  /**
+   * A Go duration string ("5s", "1m30s"), or a number of nanoseconds as Go encodes one.
+   * `bounds` (in ms) keep it within what a proxy snapshot can hold; `0`/`"0s"` is
+   * accepted whatever `minMs` is when `zeroMeansDefault` (Consul's "unset").
+   */
+  optionalDuration(
+    name: string,
+    bounds: { minMs?: number; maxMs?: number; zeroMeansDefault?: boolean } = {},
+  ): string | undefined {
     const v = this.get(name);
     if (v === undefined) return undefined;
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return `${v / 1e6}ms`;
-    if (typeof v !== 'string') {
+    let text: string;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) text = `${v / 1e6}ms`;
+    else if (typeof v !== 'string') {
       throw badField(this.field(name), `must be a duration like "5s", got ${typeName(v)}`);
-    }
+    } else text = v;
+    let ms: number;
     try {
-      parseDuration(v, this.field(name));
+      ms = parseDuration(text, this.field(name));
     } catch {
       throw badField(
         this.field(name),
         `must be a duration like "5s" or "250ms" (got ${JSON.stringify(v)})`,
       );
     }
-    return v;
+    if (ms === 0 && bounds.zeroMeansDefault === true) return text;
+    if (
+      (bounds.minMs !== undefined && ms < bounds.minMs) ||
+      (bounds.maxMs !== undefined && ms > bounds.maxMs)
+    ) {
+      const range =
+        bounds.minMs === undefined
+          ? `at most ${formatBound(bounds.maxMs ?? Infinity)}`
+          : `from ${formatBound(bounds.minMs)} to ${formatBound(bounds.maxMs ?? Infinity)}`;
+      throw badField(
+        this.field(name),
+        `must be ${range}, the most a proxy accepts (got ${JSON.stringify(v)})`,
+      );
+    }
+    return text;
   }
 
   optionalList(name: string, max: number): unknown[] | undefined {
@@ -170,6 +200,13 @@ export class EntryFields {
     const v = this.get(name);
     return v === undefined ? undefined : new EntryFields(v, this.field(name), allowed);
   }
+}
+
+function formatBound(ms: number): string {
+  if (ms === Infinity) return 'any length';
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }
 
 /** Parse a Go duration already accepted by {@link EntryFields.optionalDuration}, in ms. */

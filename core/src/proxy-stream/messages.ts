@@ -19,6 +19,7 @@
  * snapshot), `error`. Every push carries a version and a fresh nonce: an ACK for an old
  * nonce says nothing about the newest push (xDS's rule).
  */
+import { validateAddress, validateMeta, validateName } from '../catalog/validate.ts';
 import { InvalidArgumentError, toErrorBody } from '../errors.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -129,6 +130,9 @@ const PUSH_KINDS: readonly PushKind[] = ['config', 'bundle', 'leaf'];
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const MAX_REASON = 4096;
 const MAX_UPSTREAMS = 1024;
+/** Longest tag a hello may carry (Consul has no limit; a 100 kB tag is not a label). */
+export const MAX_TAG_LENGTH = 256;
+const MAX_NODE_LENGTH = 128;
 
 /** Parse and check a frame a proxy sent. @throws InvalidArgumentError naming the field. */
 export function decodeProxyMessage(frame: string | Buffer): ProxyMessage {
@@ -261,6 +265,7 @@ function decodeHello(m: Fields): HelloMessage {
     );
   }
   const seenPorts = new Set<number>();
+  const seenServices = new Map<string, number>();
   const upstreams = rawUpstreams.map((u: unknown, i): Upstream => {
     const at = `upstreams[${i}]`;
     if (typeof u !== 'object' || u === null) {
@@ -275,8 +280,20 @@ function decodeHello(m: Fields): HelloMessage {
       );
     }
     seenPorts.add(localPort);
+    const service = name(f.service, `${at}.service`);
+    // An upstream's listener is named after its service (a DNS label, so no room for the
+    // namespace): the same service twice, even in two namespaces, would be two listeners
+    // of one name, which no snapshot can hold.
+    const other = seenServices.get(service);
+    if (other !== undefined) {
+      throw new InvalidArgumentError(
+        `${at}.service ${service} is already upstreams[${other}]; one upstream per service name`,
+        `${at}.service`,
+      );
+    }
+    seenServices.set(service, i);
     return {
-      service: name(f.service, `${at}.service`),
+      service,
       namespace: name(f.namespace ?? 'default', `${at}.namespace`),
       localPort,
     };
@@ -298,14 +315,18 @@ function decodeHello(m: Fields): HelloMessage {
     service: name(m.service, 'service'),
     namespace: name(m.namespace ?? 'default', 'namespace'),
     instanceId,
-    address: text(m, 'address', 255),
+    // The catalog's rules, checked here so the refusal names the hello's field.
+    address: validateAddress(text(m, 'address', 255), 'address'),
     port: port(m.port, 'port'),
     upstreams,
     csr: text(m, 'csr', 64 * 1024),
     appProtocol,
-    node: m.node === undefined ? instanceId : text(m, 'node', 128),
-    meta: stringMap(m.meta, 'meta'),
-    tags: m.tags === undefined ? [] : textList(m, 'tags', 0, 64),
+    node: validateName(
+      m.node === undefined ? instanceId : text(m, 'node', MAX_NODE_LENGTH),
+      'node',
+    ),
+    meta: validateMeta(stringMap(m.meta, 'meta'), 'meta'),
+    tags: m.tags === undefined ? [] : tagList(m),
   };
   if (m.adminPort !== undefined) hello.adminPort = port(m.adminPort, 'adminPort');
   return hello;
@@ -321,14 +342,28 @@ function stringMap(v: unknown, field: string): Record<string, string> {
     throw new InvalidArgumentError(`${field} may hold at most 64 entries`, field);
   }
   for (const [k, value] of entries) {
-    if (!/^[A-Za-z0-9_.-]{1,128}$/.test(k) || typeof value !== 'string' || value.length > 512) {
+    // The catalog's meta keys: letters, digits, `_` and `-` (no `.`).
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(k) || typeof value !== 'string' || value.length > 512) {
       throw new InvalidArgumentError(
-        `${field}.${k} must be a string of at most 512 characters under a plain key`,
+        `${field}.${k} must be a string of at most 512 characters under a key of letters, digits, _ and -`,
         `${field}.${k}`,
       );
     }
   }
-  return Object.fromEntries(entries) as Record<string, string>;
+  return Object.fromEntries(entries);
+}
+
+function tagList(m: Fields): string[] {
+  const tags = textList(m, 'tags', 0, 64);
+  tags.forEach((tag, i) => {
+    if (tag.length > MAX_TAG_LENGTH) {
+      throw new InvalidArgumentError(
+        `tags[${i}] is ${tag.length} characters; the limit is ${MAX_TAG_LENGTH}`,
+        `tags[${i}]`,
+      );
+    }
+  });
+  return tags;
 }
 
 function pushRef(m: Fields): { kind: PushKind; version: number; nonce: string } {

@@ -293,6 +293,95 @@ describe('config entry decoding', function () {
     });
   }
 
+  // Each of these was accepted before and built a snapshot that decodeProxyConfig (and so
+  // every proxy using it) refuses.
+  const unloadable: [string, unknown, string][] = [
+    [
+      'a resolver ConnectTimeout over 1h',
+      { Kind: 'service-resolver', Name: 'api', ConnectTimeout: '2h' },
+      'ConnectTimeout',
+    ],
+    [
+      'a RequestTimeout over 1h',
+      {
+        Kind: 'service-router',
+        Name: 'api',
+        Routes: [{ Match: { HTTP: { PathPrefix: '/a' } }, Destination: { RequestTimeout: '90m' } }],
+      },
+      'Routes[0].Destination.RequestTimeout',
+    ],
+    [
+      'a fault delay over 1h',
+      {
+        Kind: 'service-router',
+        Name: 'api',
+        Routes: [
+          {
+            Match: { HTTP: { PathPrefix: '/a' } },
+            Destination: { Fault: { Delay: { Percent: 1, Duration: '61m' } } },
+          },
+        ],
+      },
+      'Routes[0].Destination.Fault.Delay.Duration',
+    ],
+    [
+      'MaxFailures over 1000',
+      {
+        Kind: 'service-defaults',
+        Name: 'web',
+        UpstreamConfig: { Defaults: { PassiveHealthCheck: { MaxFailures: 5000 } } },
+      },
+      'UpstreamConfig.Defaults.PassiveHealthCheck.MaxFailures',
+    ],
+    [
+      'a zero BaseEjectionTime',
+      {
+        Kind: 'service-defaults',
+        Name: 'web',
+        UpstreamConfig: { Defaults: { PassiveHealthCheck: { BaseEjectionTime: '0s' } } },
+      },
+      'UpstreamConfig.Defaults.PassiveHealthCheck.BaseEjectionTime',
+    ],
+    [
+      'MaxConnections over 1e6',
+      {
+        Kind: 'service-defaults',
+        Name: 'web',
+        UpstreamConfig: { Defaults: { Limits: { MaxConnections: 5_000_000 } } },
+      },
+      'UpstreamConfig.Defaults.Limits.MaxConnections',
+    ],
+  ];
+  it('refuses a field given twice in two spellings, naming the second', function () {
+    expect(refusal({ kind: 'service-defaults', Kind: 'service-router', Name: 'x' }).field).to.equal(
+      'Kind',
+    );
+  });
+
+  for (const [what, body, field] of unloadable) {
+    it(`refuses ${what} (a snapshot the proxy could not load), naming ${field}`, function () {
+      expect(refusal(body).field).to.equal(field);
+    });
+  }
+
+  it('lower-cases Protocol as Consul does, and still refuses an unknown one', function () {
+    expect(
+      decodeConfigEntry({ Kind: 'service-defaults', Name: 'web', Protocol: 'HTTP' }),
+    ).to.include({ Protocol: 'http' });
+    expect(refusal({ Kind: 'service-defaults', Name: 'web', Protocol: 'SMTP' }).field).to.equal(
+      'Protocol',
+    );
+  });
+
+  it('keeps bounded durations at their limits and a zero ConnectTimeout as the default', function () {
+    expect(
+      decodeConfigEntry({ Kind: 'service-resolver', Name: 'api', ConnectTimeout: '1h' }),
+    ).to.include({ ConnectTimeout: '1h' });
+    expect(
+      decodeConfigEntry({ Kind: 'service-resolver', Name: 'api', ConnectTimeout: '0s' }),
+    ).to.not.have.property('ConnectTimeout');
+  });
+
   it('accepts intentions with a wildcard destination, L7 permissions and a zone', function () {
     const entry = decodeConfigEntry({
       Kind: 'service-intentions',

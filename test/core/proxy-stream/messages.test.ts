@@ -105,6 +105,34 @@ describe('proxy stream messages', function () {
     expect(refusedField(d, 'x'.repeat(MAX_FRAME_BYTES + 1))).to.equal('frame');
   });
 
+  it('refuses hello fields the catalog would refuse, naming the hello field', function () {
+    const d = decodeProxyMessage;
+    expect(refusedField(d, { ...hello, meta: { 'app.version': 'v2' } })).to.equal(
+      'meta.app.version',
+    );
+    expect(refusedField(d, { ...hello, meta: { 'consul-x': 'v2' } })).to.equal('meta.consul-x');
+    expect(refusedField(d, { ...hello, address: '0.0.0.0' })).to.equal('address');
+    expect(refusedField(d, { ...hello, address: 'not an address!' })).to.equal('address');
+    expect(refusedField(d, { ...hello, tags: ['ok', 'x'.repeat(100_000)] })).to.equal('tags[1]');
+    expect(refusedField(d, { ...hello, node: 'vm\n1' })).to.equal('node');
+    expect(refusedField(d, { ...hello, node: 'n'.repeat(129) })).to.equal('node');
+    // Listeners are named after the upstream service: the same service in two namespaces
+    // would be two listeners of one name.
+    expect(
+      refusedField(d, {
+        ...hello,
+        upstreams: [
+          { service: 'backend', localPort: 9001 },
+          { service: 'backend', namespace: 'payments', localPort: 9002 },
+        ],
+      }),
+    ).to.equal('upstreams[1].service');
+    const ok = decodeProxyMessage(
+      JSON.stringify({ ...hello, meta: { version: 'v2' }, tags: ['t'.repeat(256)], node: 'vm-1' }),
+    );
+    expect(ok).to.deep.include({ meta: { version: 'v2' }, node: 'vm-1' });
+  });
+
   it('decodes and checks zone pushes', function () {
     const bundle = {
       type: 'bundle',

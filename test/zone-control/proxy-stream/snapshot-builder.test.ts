@@ -291,9 +291,12 @@ describe('proxy snapshot builder', function () {
       (r) => `${r.action}:${r.source.service ?? '*'}${r.source.zone ? `@${r.source.zone}` : ''}`,
     );
     // Exact names (zone-scoped first) before the wildcard; the `*` destination entry last.
+    // frontend's L7 intention ends in a terminal deny: what its permissions do not match
+    // must not fall through to a later rule.
     expect(rules).to.deep.equal([
       'deny:gateway@west',
       'allow:frontend',
+      'deny:frontend',
       'deny:frontend',
       'allow:gateway',
       'deny:*',
@@ -316,7 +319,7 @@ describe('proxy snapshot builder', function () {
     golden('http-routing', built);
   });
 
-  it('denies unmatched callers as soon as any intention names the service, and ignores L7 rules on TCP', function () {
+  it('denies unmatched callers as soon as any intention names the service, and denies an L7-only source on TCP', function () {
     const built = buildSnapshot(
       inputs(
         [],
@@ -335,8 +338,49 @@ describe('proxy snapshot builder', function () {
     expect(built.inbound).to.deep.equal({
       port: 21000,
       protocol: 'tcp',
-      authorization: { defaultAction: 'deny', rules: [] },
+      authorization: {
+        defaultAction: 'deny',
+        rules: [{ action: 'deny', source: { service: 'frontend', namespace: 'default' } }],
+      },
     });
+    expect(decodeProxyConfig(built)).to.deep.equal(built);
+  });
+
+  it('makes an L7 intention terminal for its source: a request its permissions do not allow is denied before a wildcard allow', function () {
+    const built = buildSnapshot(
+      inputs(
+        [],
+        [
+          { Kind: 'service-defaults', Name: 'web', Protocol: 'http' },
+          {
+            Kind: 'service-intentions',
+            Name: 'web',
+            Sources: [
+              {
+                Name: 'admin',
+                Permissions: [
+                  { Action: 'allow', HTTP: { PathExact: '/status', Methods: ['GET'] } },
+                ],
+              },
+              { Name: '*', Action: 'allow' },
+            ],
+          },
+        ],
+      ),
+      hello({}),
+    );
+    const { rules } = built.inbound.authorization;
+    // First match wins (the proxy's rule): admin's GET /status hits the allow, anything
+    // else of admin's hits the terminal deny before the `*` allow.
+    expect(rules).to.deep.equal([
+      {
+        action: 'allow',
+        source: { service: 'admin', namespace: 'default' },
+        http: [{ pathExact: '/status', methods: ['GET'] }],
+      },
+      { action: 'deny', source: { service: 'admin', namespace: 'default' } },
+      { action: 'allow', source: { namespace: 'default' } },
+    ]);
     expect(decodeProxyConfig(built)).to.deep.equal(built);
   });
 

@@ -6,6 +6,12 @@
  * service and no other. Needs `acl:write`. Body: `{ "service", "namespace"?, "ttl"? }`
  * (`ttl` a Go duration from 1m to 24h, Consul's ExpirationTTL bounds); answers 201
  * `{ accessorId, secretId, service, namespace, expiresAt? }`.
+ *
+ * `namespace` must be `default` (or absent): ACL service identities do not know
+ * namespaces, so a token "for staging/web" would in fact be a token for `web` in every
+ * namespace. Refusing it is the honest answer until ACLs carry namespaces; the stream's
+ * entitlement (`ca/entitlement.ts`) likewise needs `operator:write` for an identity outside
+ * `default`.
  */
 import type Router from '@koa/router';
 import { InvalidArgumentError } from '../../../core/index.ts';
@@ -63,6 +69,14 @@ export function parseDataplaneTokenRequest(body: unknown): DataplaneTokenRequest
     service: label('service', b.service),
     namespace: b.namespace === undefined ? 'default' : label('namespace', b.namespace),
   };
+  if (request.namespace !== 'default') {
+    throw new InvalidArgumentError(
+      `namespace must be "default": ACL tokens do not carry namespaces yet, so a dataplane ` +
+        `token cannot be limited to ${JSON.stringify(request.namespace)}; a proxy outside ` +
+        `"default" needs a token with operator:write`,
+      'namespace',
+    );
+  }
   if (b.ttl !== undefined) {
     const ms = typeof b.ttl === 'string' ? parseGoDuration(b.ttl) : undefined;
     if (ms === undefined || ms < MIN_TTL_MS || ms > MAX_TTL_MS) {

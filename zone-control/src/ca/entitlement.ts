@@ -4,6 +4,12 @@
  * `service:write` on its service; a gateway, `service:write` on the gateway's name; the
  * zone's own control identity, `operator:write`. And only identities in this zone: the
  * zone's intermediate cannot sign outside `spiffe://<trust-domain>/zone/<zone>/`.
+ *
+ * Namespaces: ACL rules (and service identities) name services, not namespaces, so
+ * `service:write` on `web` cannot tell `default/web` from `prod/web`. A workload identity
+ * outside the `default` namespace therefore also needs `operator:write`; otherwise a
+ * token issued for `web` would get certificates for `web` in every namespace, and pass
+ * other namespaces' intentions.
  */
 import { PermissionDeniedError, parseSpiffeId } from '../../../core/index.ts';
 import type { SpiffeId } from '../../../core/index.ts';
@@ -25,6 +31,13 @@ export function requireEntitlement(
   switch (id.kind) {
     case 'workload':
       requireAccess(authz, 'service', id.service, 'write');
+      if (id.namespace !== 'default' && !authz.allows('operator', '', 'write')) {
+        throw new PermissionDeniedError(
+          `Permission denied: an identity in namespace "${id.namespace}" needs operator:write ` +
+            `(ACL tokens do not carry namespaces; service:write on "${id.service}" covers only ` +
+            `the default namespace)`,
+        );
+      }
       break;
     case 'gateway':
       requireAccess(authz, 'service', id.name, 'write');

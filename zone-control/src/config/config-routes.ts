@@ -7,9 +7,11 @@
  * the namespace of a read or delete (default `default`).
  *
  * ACLs: writing needs `service:write` on the entry's name, reading `service:read`, or
- * `operator:write` / `operator:read` for either (Consul asks `intentions:write` for
- * service-intentions; Causeway has no `intentions` resource, so the service's own
- * permission decides).
+ * `operator:write` / `operator:read` for either. service-intentions are the exception for
+ * writes: Consul asks `intentions:write`, which a service identity (a dataplane token)
+ * does not grant; Causeway's authorizer has no intentions level, so writing or deleting
+ * them needs `operator:write`. Otherwise the token of the service an intention protects
+ * could rewrite who may call it. Reading them stays `service:read`.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -36,9 +38,20 @@ import { readJsonBody } from '../http/body.ts';
 import { pathParam } from '../catalog/catalog-read.ts';
 import { param, replyJson, uintParam } from '../kv/consul-reply.ts';
 
-/** service:<access> on the entry's name, or operator:<access>; otherwise Consul's 403. */
-function requireEntryAccess(authz: Authorizer, name: string, access: Access): void {
+/**
+ * service:<access> on the entry's name, or operator:<access>; otherwise Consul's 403.
+ * Intentions are written with operator:write only (see above).
+ */
+function requireEntryAccess(
+  authz: Authorizer,
+  kind: ConfigEntryKind,
+  name: string,
+  access: Access,
+): void {
   if (authz.allows('operator', '', access)) return;
+  if (kind === 'service-intentions' && access === 'write') {
+    requireAccess(authz, 'operator', '', 'write');
+  }
   requireAccess(authz, 'service', name, access);
 }
 
@@ -73,7 +86,7 @@ export function configRoutes(router: Router, deps: ApiDeps): void {
         'Namespace',
       );
     }
-    requireEntryAccess(stateOf(ctx).authz, entry.Name, 'write');
+    requireEntryAccess(stateOf(ctx).authz, entry.Kind, entry.Name, 'write');
     const { ok } = await writeConfigEntry(store, entry, cas);
     replyJson(ctx, ok);
   });
@@ -83,7 +96,7 @@ export function configRoutes(router: Router, deps: ApiDeps): void {
     const name = nameOf(ctx, kind);
     const namespace = namespaceOf(ctx);
     const { authz, signal } = stateOf(ctx);
-    requireEntryAccess(authz, name, 'read');
+    requireEntryAccess(authz, kind, name, 'read');
     const target = { prefix: configEntryKey(kind, namespace, name), exact: true };
     await waitForChange(store, target, parseBlockingQuery(ctx), signal);
     const index = await store.currentIndex();
@@ -117,7 +130,7 @@ export function configRoutes(router: Router, deps: ApiDeps): void {
     const name = nameOf(ctx, kind);
     const namespace = namespaceOf(ctx);
     const cas = uintParam(ctx, 'cas');
-    requireEntryAccess(stateOf(ctx).authz, name, 'write');
+    requireEntryAccess(stateOf(ctx).authz, kind, name, 'write');
     const ok = await deleteConfigEntry(store, kind, namespace, name, cas);
     // Consul answers the CAS outcome only to CAS deletes, for older callers' sake.
     replyJson(ctx, cas === undefined ? {} : ok);

@@ -1,7 +1,11 @@
 /**
  * A proxy's own catalog registration: the instance a `hello` describes, owned by the
- * source `{kind: 'proxy', owner: <instanceId>}` so no other registrar can overwrite it and
- * it can overwrite no one else's.
+ * source `{kind: 'proxy', owner: <namespace>/<service>/<instanceId>}` so no other registrar
+ * can overwrite it and it can overwrite no one else's. The owner names the service because
+ * the stream's token is entitled to a service, not to an instance ID: a token for `web`
+ * that reuses `db`'s instance ID is another owner, and the catalog refuses it (409). The
+ * node is not part of the owner because catalog records are per node already (and the
+ * owner must fit the catalog's 256 characters: 63 + 63 + 128 + 2).
  *
  * Liveness is a TTL check (`proxy:<id>:stream`) run by the zone's health check runner:
  * the session renews it while the stream is up, sets it critical when the stream drops
@@ -41,8 +45,22 @@ export interface ProxyRegistrarOptions {
   checkTtlMs: number;
 }
 
-export function proxySource(instanceId: string): Source {
-  return { kind: 'proxy', owner: instanceId };
+/** The catalog owner of the records a proxy writes: bound to the identity it is entitled to. */
+export function proxySource(
+  hello: Pick<HelloMessage, 'namespace' | 'service' | 'instanceId'>,
+): Source {
+  return { kind: 'proxy', owner: `${hello.namespace}/${hello.service}/${hello.instanceId}` };
+}
+
+/**
+ * Which stream is an instance's: one per (namespace, service, node, instance ID), so a
+ * stream can only replace (kick) another of the same identity on the same node; two VMs
+ * that both use instance ID `web` (Consul's default service ID) do not knock each other off.
+ */
+export function sessionKey(
+  hello: Pick<HelloMessage, 'namespace' | 'service' | 'node' | 'instanceId'>,
+): string {
+  return `${hello.namespace}/${hello.service}/${hello.node}/${hello.instanceId}`;
 }
 
 export function streamCheckId(instanceId: string): string {
@@ -66,7 +84,7 @@ export class ProxyRegistrar {
    * @throws ConflictError when another registrar owns that instance ID on that node.
    */
   async register(hello: HelloMessage): Promise<void> {
-    const source = proxySource(hello.instanceId);
+    const source = proxySource(hello);
     try {
       await register(this.store, {
         node: this.node(hello),
@@ -99,7 +117,8 @@ export class ProxyRegistrar {
       // Said from the proxy's side: its instance ID is taken.
       throw new ConflictError(
         `instance "${hello.instanceId}" on node "${hello.node}" is registered by another ` +
-          `registrar: ${(err as Error).message}`,
+          `registrar or for another service than ${hello.namespace}/${hello.service}: ` +
+          (err as Error).message,
         'instanceId',
       );
     }
@@ -112,7 +131,7 @@ export class ProxyRegistrar {
       hello.node,
       streamCheckId(hello.instanceId),
       { status: 'passing', output: 'config stream connected' },
-      proxySource(hello.instanceId),
+      proxySource(hello),
     );
   }
 
@@ -123,7 +142,7 @@ export class ProxyRegistrar {
         hello.node,
         streamCheckId(hello.instanceId),
         { status: 'critical', output: 'config stream disconnected' },
-        proxySource(hello.instanceId),
+        proxySource(hello),
       );
     } catch (err) {
       // Already gone (left, reaped, removed by an operator): nothing to mark.
@@ -145,7 +164,7 @@ export class ProxyRegistrar {
       type: '',
       definition: {},
       monitored: false,
-      source: proxySource(hello.instanceId),
+      source: proxySource(hello),
     };
     await register(this.store, {
       node: this.node(hello),
@@ -160,7 +179,7 @@ export class ProxyRegistrar {
    * and nothing else is left on it.
    */
   async leave(hello: HelloMessage): Promise<void> {
-    const source = proxySource(hello.instanceId);
+    const source = proxySource(hello);
     await deregister(this.store, { node: hello.node, serviceId: hello.instanceId }, source);
     const catalog = await readCatalog(this.store);
     const node = catalog.node(hello.node);
@@ -201,7 +220,7 @@ export class ProxyRegistrar {
       zone: this.options.zone,
       taggedAddresses: {},
       meta: {},
-      source: proxySource(hello.instanceId),
+      source: proxySource(hello),
     };
   }
 
@@ -222,7 +241,7 @@ export class ProxyRegistrar {
       tags: hello.tags,
       meta: hello.meta,
       weights: { passing: 1, warning: 1 },
-      source: proxySource(hello.instanceId),
+      source: proxySource(hello),
     };
   }
 }

@@ -1,16 +1,24 @@
 /**
  * One proxy's stream: it authenticated at the upgrade; its first frame must be a `hello`
- * whose service its token may write. The zone registers the instance in the catalog
- * (see `proxy-registrar.ts`), answers with a leaf signed from the hello's CSR, the trust
- * bundle and the first config snapshot, re-pushes the bundle whenever it changes and the
- * snapshot whenever this proxy's view changes, signs renewals, and records every ACK and
- * NACK. A bundle ACK is this instance's acknowledgement to the CA, which a root rotation
- * waits for.
+ * whose service (and namespace) its token may write. The zone checks the hello whole —
+ * entitlement, and a CSR that parses and names that identity (the leaf is signed then) —
+ * before it touches the catalog or the instance's current stream, so a bad hello cannot
+ * kick a healthy stream or mark it critical. It then registers the instance (see
+ * `proxy-registrar.ts`), answers with the leaf, the trust bundle and the first config
+ * snapshot (in that order: no config before the identity it needs), re-pushes the bundle
+ * whenever it changes and the snapshot whenever this proxy's view changes, signs renewals,
+ * and records every ACK and NACK. A bundle ACK is this instance's acknowledgement to the
+ * CA, which a root rotation waits for.
+ *
+ * The token is checked again before every renewal is signed and on every stream-check
+ * heartbeat: a deleted or expired token loses its stream (a 403 `error` frame, then close)
+ * instead of keeping it, and its leaves, for as long as the connection lasts.
  */
 import { randomBytes } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import { decodeProxyMessage, errorFrame } from '../../../core/src/proxy-stream/messages.ts';
 import type {
+  HealthMessage,
   HelloMessage,
   ProxyMessage,
   PushKind,
@@ -18,6 +26,8 @@ import type {
 } from '../../../core/src/proxy-stream/messages.ts';
 import {
   InvalidArgumentError,
+  PermissionDeniedError,
+  decodeProxyConfig,
   formatSpiffeId,
   isNotFound,
   trustBundlePems,
@@ -25,7 +35,8 @@ import {
 import type { Logger } from '../../../core/index.ts';
 import type { Authorizer } from '../acl/authorizer.ts';
 import { requireEntitlement } from '../ca/entitlement.ts';
-import type { ZoneCa } from '../ca/zone-ca.ts';
+import type { IssuedLeaf, ZoneCa } from '../ca/zone-ca.ts';
+import { sessionKey } from './proxy-registrar.ts';
 import type { ProxyRegistrar } from './proxy-registrar.ts';
 import { buildSnapshot } from './snapshot-builder.ts';
 import type { SnapshotInputSource } from './snapshot-inputs.ts';
@@ -35,6 +46,8 @@ export interface ProxyStatus {
   instanceId: string;
   service: string;
   namespace: string;
+  /** The catalog node the instance is registered on. */
+  node: string;
   spiffeId: string;
   connected: boolean;
   connectedAt: string;
@@ -45,6 +58,11 @@ export interface ProxyStatus {
   configVersion: number;
   /** The newest config version it ACKed (0: none). */
   configAckedVersion: number;
+  /**
+   * Why the newest snapshot built for this proxy was not pushed (it failed the proxy's own
+   * snapshot checks); absent once a snapshot goes out again.
+   */
+  configError?: string;
 }
 
 /** What a session needs from its server. */
@@ -56,18 +74,27 @@ export interface SessionHost {
   /** True once the zone is shutting down: dropped streams are then not the proxy's fault. */
   readonly stopping: boolean;
   publish(status: ProxyStatus): void;
-  /** Make `session` the instance's current stream, closing an older one. */
-  claim(session: ProxySession, instanceId: string): void;
-  isCurrent(session: ProxySession, instanceId: string): boolean;
-  release(session: ProxySession, instanceId: string): void;
+  /** Make `session` the current stream of `key` (see `sessionKey`), closing an older one. */
+  claim(session: ProxySession, key: string): void;
+  isCurrent(session: ProxySession, key: string): boolean;
+  /** Whether any stream is the current one of `key`. */
+  claimed(key: string): boolean;
+  release(session: ProxySession, key: string): void;
 }
 
 /** A client that says nothing for this long after connecting is dropped. */
 export const HELLO_TIMEOUT_MS = 10_000;
+/**
+ * `health` frames that only change the output are written at most this often: a proxy
+ * that reports every second must not cost a catalog write (and a snapshot rebuild for
+ * every caller) every second. A status change is written at once.
+ */
+export const HEALTH_WRITE_INTERVAL_MS = 5_000;
 
 export class ProxySession {
   status: ProxyStatus | undefined;
   #hello: HelloMessage | undefined;
+  #key = '';
   #spiffeId = '';
   #leafVersion = 0;
   /** nonce → push, for matching ACKs; only the newest per kind counts. */
@@ -77,17 +104,28 @@ export class ProxySession {
   #left = false;
   #inbox: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Config goes out only after the leaf and the bundle did. */
+  #identitySent = false;
   #configVersion = 0;
   #lastSnapshot = '';
   /** Config pushes in order, one at a time. */
   #configChain: Promise<void> = Promise.resolve();
+  /** The last app health written to the catalog, and a trailing write of a newer output. */
+  #health: { status: HealthMessage['status']; at: number } | undefined;
+  #healthLatest: HealthMessage | undefined;
+  #healthTimer: NodeJS.Timeout | undefined;
   private readonly ca: ZoneCa;
   private readonly logger: Logger;
 
+  /**
+   * @param reauthorize - resolves the stream's token again (it may have been deleted or
+   *   have expired since the upgrade); rejects when it is no longer valid.
+   */
   constructor(
     private readonly socket: WebSocket,
-    private readonly authz: Authorizer,
+    private authz: Authorizer,
     private readonly host: SessionHost,
+    private readonly reauthorize: () => Promise<Authorizer> = () => Promise.resolve(authz),
   ) {
     this.ca = host.ca;
     this.logger = host.logger;
@@ -110,12 +148,13 @@ export class ProxySession {
     socket.on('error', (err) => this.logger.debug({ err: String(err) }, 'proxy stream error'));
     socket.on('close', () => {
       clearTimeout(timer);
+      clearTimeout(this.#healthTimer);
       this.#closed = true;
       clearInterval(this.#heartbeat);
       this.#unsubscribe?.();
       const hello = this.#hello;
       if (this.status && hello) {
-        const current = this.host.isCurrent(this, hello.instanceId);
+        const current = this.host.isCurrent(this, this.#key);
         if (current) {
           this.status = {
             ...this.status,
@@ -123,20 +162,11 @@ export class ProxySession {
             disconnectedAt: new Date().toISOString(),
           };
           this.host.publish(this.status);
-          this.host.release(this, hello.instanceId);
+          this.host.release(this, this.#key);
         }
         // A newer stream of the same instance, a `leave`, or the zone stopping: the proxy
         // did not go away, so its check stays as it is.
-        if (current && !this.#left && !this.host.stopping) {
-          this.host.registrar
-            .disconnected(hello)
-            .catch((err: unknown) =>
-              this.logger.warn(
-                { err: String(err), instance: hello.instanceId },
-                'marking a proxy disconnected failed',
-              ),
-            );
-        }
+        if (current && !this.#left) this.#markDisconnected(hello);
       }
     });
   }
@@ -146,7 +176,20 @@ export class ProxySession {
     this.socket.close(4000, 'replaced by a newer stream of this instance');
   }
 
+  #markDisconnected(hello: HelloMessage): void {
+    if (this.host.stopping) return;
+    this.host.registrar
+      .disconnected(hello)
+      .catch((err: unknown) =>
+        this.logger.warn(
+          { err: String(err), instance: hello.instanceId },
+          'marking a proxy disconnected failed',
+        ),
+      );
+  }
+
   async #handle(frame: string): Promise<void> {
+    if (this.#closed) return;
     let message: ProxyMessage;
     try {
       message = decodeProxyMessage(frame);
@@ -164,7 +207,9 @@ export class ProxySession {
           await this.#onHello(message);
           break;
         case 'csr':
-          await this.#pushLeaf(message.csr);
+          // A renewal is signed only for a token that is still valid and still entitled.
+          await this.#recheckToken();
+          this.#pushLeaf(await this.ca.sign(message.csr, this.#spiffeId));
           break;
         case 'ack':
         case 'nack':
@@ -172,12 +217,17 @@ export class ProxySession {
           break;
         case 'health':
           // After `leave` the instance is gone; a late report must not bring it back.
-          if (!this.#left) await this.host.registrar.health(this.#hello as HelloMessage, message);
+          if (!this.#left) await this.#onHealth(message);
           break;
         case 'leave':
           this.#left = true;
           clearInterval(this.#heartbeat);
-          await this.host.registrar.leave(this.#hello as HelloMessage);
+          clearTimeout(this.#healthTimer);
+          // A stream that was replaced is no longer the instance's: its leave must not
+          // remove what the newer stream registered.
+          if (this.host.isCurrent(this, this.#key)) {
+            await this.host.registrar.leave(this.#hello as HelloMessage);
+          }
           break;
       }
     } catch (err) {
@@ -195,17 +245,30 @@ export class ProxySession {
       service: hello.service,
     });
     requireEntitlement(this.authz, spiffeId, { trustDomain, zone });
-    // Registered before anything is pushed: an instance ID another registrar owns is
-    // refused (409) without this stream ever becoming that instance's.
-    await this.host.registrar.register(hello);
+    // Signing checks the CSR (it parses, its key is strong enough, it names exactly this
+    // identity). Done before the registration and the claim: a hello refused here leaves
+    // the instance, its check and its current stream as they were.
+    const leaf = await this.ca.sign(hello.csr, spiffeId);
     if (this.#closed) return;
-    this.host.claim(this, hello.instanceId);
+    const key = sessionKey(hello);
+    // Registered before anything is pushed: an instance another registrar (or another
+    // service) owns is refused (409) without this stream ever becoming that instance's.
+    await this.host.registrar.register(hello);
+    if (this.#closed) {
+      // Gone while registering: the registration it just renewed must not stay passing,
+      // unless a newer stream of the instance holds it.
+      if (!this.host.claimed(key)) this.#markDisconnected(hello);
+      return;
+    }
+    this.host.claim(this, key);
     this.#hello = hello;
+    this.#key = key;
     this.#spiffeId = spiffeId;
     this.status = {
       instanceId: hello.instanceId,
       service: hello.service,
       namespace: hello.namespace,
+      node: hello.node,
       spiffeId,
       connected: true,
       connectedAt: new Date().toISOString(),
@@ -216,8 +279,11 @@ export class ProxySession {
     this.host.publish(this.status);
     const renewEvery = Math.max(50, Math.floor(this.host.registrar.options.checkTtlMs / 3));
     this.#heartbeat = setInterval(() => void this.#renew(hello), renewEvery);
-    await this.#pushLeaf(hello.csr);
+    this.#pushLeaf(leaf);
     await this.#pushBundle();
+    // The close handler unsubscribes what is subscribed when it runs: subscribe only on a
+    // stream that is still open, in the same tick as the check.
+    if (this.#closed) return;
     const push = (): void => void this.#pushBundle().catch((err: unknown) => this.#refuse(err));
     const offBundle = this.ca.onBundleChange(push);
     const offRevocations = this.ca.onRevocationChange(push);
@@ -225,11 +291,37 @@ export class ProxySession {
       offBundle();
       offRevocations();
     };
+    this.#identitySent = true;
     await this.refreshConfig();
+  }
+
+  /**
+   * The token again, as it is now: refused (403) when it was deleted or expired, or no
+   * longer grants this identity.
+   */
+  async #recheckToken(): Promise<void> {
+    let authz: Authorizer;
+    try {
+      authz = await this.reauthorize();
+    } catch {
+      throw new PermissionDeniedError(
+        'the stream token is no longer valid (deleted or expired); reconnect with a valid token',
+      );
+    }
+    const { trustDomain, zone } = this.ca.state;
+    requireEntitlement(authz, this.#spiffeId, { trustDomain, zone });
+    this.authz = authz;
   }
 
   /** Keep the stream check passing; re-register if the registration was removed meanwhile. */
   async #renew(hello: HelloMessage): Promise<void> {
+    if (this.#left || this.#closed) return;
+    try {
+      await this.#recheckToken();
+    } catch (err) {
+      if (!this.#closed) this.#refuse(err);
+      return;
+    }
     if (this.#left || this.#closed) return;
     try {
       await this.host.registrar.renew(hello);
@@ -247,26 +339,76 @@ export class ProxySession {
     }
   }
 
+  /** Write the app check on a status change at once; output-only changes at most every 5 s. */
+  async #onHealth(message: HealthMessage): Promise<void> {
+    const hello = this.#hello as HelloMessage;
+    const last = this.#health;
+    const now = Date.now();
+    if (last && last.status === message.status && now - last.at < HEALTH_WRITE_INTERVAL_MS) {
+      this.#healthLatest = message;
+      this.#healthTimer ??= setTimeout(
+        () => {
+          this.#healthTimer = undefined;
+          const latest = this.#healthLatest;
+          if (!latest || this.#closed || this.#left) return;
+          this.#inbox = this.#inbox.then(() =>
+            this.#onHealth(latest).catch((err: unknown) =>
+              this.logger.warn(
+                { err: String(err), instance: hello.instanceId },
+                'writing the app check failed',
+              ),
+            ),
+          );
+        },
+        last.at + HEALTH_WRITE_INTERVAL_MS - now,
+      );
+      return;
+    }
+    clearTimeout(this.#healthTimer);
+    this.#healthTimer = undefined;
+    this.#healthLatest = undefined;
+    this.#health = { status: message.status, at: now };
+    await this.host.registrar.health(hello, message);
+  }
+
   /**
    * Build this proxy's snapshot from the current inputs and push it if it differs from
    * the last one pushed (state of the world, version + 1, fresh nonce). Runs one at a time,
-   * so versions go out in order. A failed build is logged, and the next change retries.
+   * so versions go out in order. A snapshot the proxy's own checks (`decodeProxyConfig`)
+   * would refuse is not pushed: it is logged and recorded as the status's `configError`,
+   * and the proxy keeps its last good one. A failed build is logged, and the next change
+   * retries.
    */
   refreshConfig(): Promise<void> {
     const next = this.#configChain.then(async () => {
       const hello = this.#hello;
-      if (!hello || this.#closed) return;
+      if (!hello || this.#closed || !this.#identitySent) return;
       const snapshot = buildSnapshot(await this.host.inputs.current(), hello);
       const text = canonicalJson(snapshot);
       if (text === this.#lastSnapshot) return;
+      const status = this.status as ProxyStatus;
+      try {
+        decodeProxyConfig(snapshot);
+      } catch (err) {
+        const reason = (err as Error).message;
+        if (status.configError !== reason) {
+          this.logger.error(
+            { instance: hello.instanceId, service: hello.service, err: reason },
+            'the config snapshot built for this proxy is invalid; not pushed',
+          );
+          status.configError = reason;
+          this.host.publish(status);
+        }
+        return;
+      }
       this.#lastSnapshot = text;
       this.#send({
         type: 'config',
         ...this.#nextPush('config', ++this.#configVersion),
         snapshot: snapshot as unknown as Record<string, unknown>,
       });
-      const status = this.status as ProxyStatus;
       status.configVersion = this.#configVersion;
+      delete status.configError;
       this.host.publish(status);
     });
     this.#configChain = next.catch((err: unknown) =>
@@ -278,8 +420,7 @@ export class ProxySession {
     return this.#configChain;
   }
 
-  async #pushLeaf(csr: string): Promise<void> {
-    const leaf = await this.ca.sign(csr, this.#spiffeId);
+  #pushLeaf(leaf: IssuedLeaf): void {
     this.#send({
       type: 'leaf',
       ...this.#nextPush('leaf', ++this.#leafVersion),

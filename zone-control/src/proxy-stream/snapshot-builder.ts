@@ -11,7 +11,8 @@
  *
  * Authorization comes from the destination's service-intentions (and a `*` entry): rules
  * by Consul's precedence, exact source names before wildcards; no intention at all means
- * `defaultAction: allow`, any intention means unmatched callers are denied.
+ * `defaultAction: allow`, any intention means unmatched callers are denied. An L7
+ * intention is terminal for its source: what its permissions do not allow is denied.
  */
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -351,12 +352,17 @@ function buildAuthorization(
       rules.push({ action: s.Action, source });
       continue;
     }
-    // L7 permissions need an HTTP inbound; on TCP they cannot match, and the caller falls
-    // through to later rules and then to deny.
-    if (protocol !== 'http') continue;
-    for (const p of s.Permissions ?? []) {
-      rules.push({ action: p.Action, source, http: [toHttpMatch(p.HTTP)] });
+    // One intention controls a source → destination pair (Consul): a source with L7
+    // permissions is decided by them alone. Its requests that no permission matches are
+    // denied here rather than falling through to a lower-precedence intention (a `*`
+    // allow would otherwise let `admin`'s POST through when only its GET was allowed).
+    // On a TCP inbound the permissions cannot match at all, so the source is denied.
+    if (protocol === 'http') {
+      for (const p of s.Permissions ?? []) {
+        rules.push({ action: p.Action, source, http: [toHttpMatch(p.HTTP)] });
+      }
     }
+    rules.push({ action: 'deny', source: { ...source } });
   }
   return { defaultAction: 'deny', rules };
 }

@@ -21,7 +21,7 @@ import { MAX_FRAME_BYTES } from '../../../core/src/proxy-stream/messages.ts';
 import type { TtlUpdater } from '../agent/agent-routes.ts';
 import type { Authorizer } from '../acl/authorizer.ts';
 import type { ZoneCa } from '../ca/zone-ca.ts';
-import { ProxyRegistrar } from './proxy-registrar.ts';
+import { ProxyRegistrar, sessionKey } from './proxy-registrar.ts';
 import { ProxySession } from './proxy-session.ts';
 import type { ProxyStatus, SessionHost } from './proxy-session.ts';
 import { SnapshotInputSource } from './snapshot-inputs.ts';
@@ -50,8 +50,9 @@ export class ProxyStreamServer implements Component, SessionHost {
   readonly name = 'proxy-stream';
   readonly #server = https.createServer({ minVersion: 'TLSv1.2' });
   readonly #wss: WebSocketServer;
+  /** By `sessionKey`; a disconnected proxy's is dropped `deregisterAfterMs` after it left. */
   readonly #statuses = new Map<string, ProxyStatus>();
-  /** The current stream of each connected instance. */
+  /** The current stream of each connected instance, by `sessionKey`. */
   readonly #sessions = new Map<string, ProxySession>();
   #bound!: () => void;
   readonly #ready = new Promise<void>((resolve) => (this.#bound = resolve));
@@ -65,6 +66,7 @@ export class ProxyStreamServer implements Component, SessionHost {
   private readonly addr: HostPort;
   private readonly authorizeToken: (secret: string) => Promise<Authorizer>;
   private readonly requireToken: boolean;
+  private readonly deregisterAfterMs: number;
 
   constructor(options: ProxyStreamOptions) {
     this.addr = options.addr;
@@ -72,12 +74,13 @@ export class ProxyStreamServer implements Component, SessionHost {
     this.logger = options.logger;
     this.authorizeToken = options.authorizeToken;
     this.requireToken = options.requireToken ?? true;
+    this.deregisterAfterMs = options.deregisterAfterMs ?? 60_000;
     this.registrar = new ProxyRegistrar(
       options.store,
       options.checks,
       {
         zone: options.zone,
-        deregisterAfterMs: options.deregisterAfterMs ?? 60_000,
+        deregisterAfterMs: this.deregisterAfterMs,
         checkTtlMs: options.checkTtlMs ?? 30_000,
       },
       this.logger,
@@ -92,9 +95,11 @@ export class ProxyStreamServer implements Component, SessionHost {
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     this.#server.on('upgrade', (req, socket, head) => {
       void this.#authenticate(req).then(
-        (authz) =>
+        ({ authz, secret }) =>
           this.#wss.handleUpgrade(req, socket, head, (ws) => {
-            new ProxySession(ws, authz, this);
+            // The session resolves the same secret again before signing renewals and on
+            // its heartbeat: a token deleted (or expired) since the upgrade loses its stream.
+            new ProxySession(ws, authz, this, () => this.authorizeToken(secret));
           }),
         (err: Error) => {
           socket.end(
@@ -124,21 +129,40 @@ export class ProxyStreamServer implements Component, SessionHost {
   }
 
   publish(status: ProxyStatus): void {
-    this.#statuses.set(status.instanceId, { ...status, acked: { ...status.acked } });
+    this.#statuses.set(sessionKey(status), { ...status, acked: { ...status.acked } });
+    this.#pruneStatuses();
   }
 
-  claim(session: ProxySession, instanceId: string): void {
-    const previous = this.#sessions.get(instanceId);
-    this.#sessions.set(instanceId, session);
+  claim(session: ProxySession, key: string): void {
+    const previous = this.#sessions.get(key);
+    this.#sessions.set(key, session);
     if (previous !== undefined && previous !== session) previous.replace();
   }
 
-  isCurrent(session: ProxySession, instanceId: string): boolean {
-    return this.#sessions.get(instanceId) === session;
+  isCurrent(session: ProxySession, key: string): boolean {
+    return this.#sessions.get(key) === session;
   }
 
-  release(session: ProxySession, instanceId: string): void {
-    if (this.#sessions.get(instanceId) === session) this.#sessions.delete(instanceId);
+  claimed(key: string): boolean {
+    return this.#sessions.has(key);
+  }
+
+  release(session: ProxySession, key: string): void {
+    if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+  }
+
+  /**
+   * Forget proxies that have been gone for `deregisterAfterMs`: the catalog has reaped
+   * their instances by then, and every proxy restart (a fresh default instance ID) would
+   * otherwise add an entry for the life of the process.
+   */
+  #pruneStatuses(now = Date.now()): void {
+    for (const [key, status] of this.#statuses) {
+      if (status.connected || status.disconnectedAt === undefined) continue;
+      if (now - Date.parse(status.disconnectedAt) >= this.deregisterAfterMs) {
+        this.#statuses.delete(key);
+      }
+    }
   }
 
   /** Rebuild every connected proxy's snapshot; each is pushed only if it changed. */
@@ -155,9 +179,15 @@ export class ProxyStreamServer implements Component, SessionHost {
     }
   }
 
-  /** What the zone API shows: every proxy seen since this process started. */
+  /**
+   * What the zone API shows: every proxy connected now or gone for less than
+   * `deregisterAfterMs`.
+   */
   statuses(): ProxyStatus[] {
-    return [...this.#statuses.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+    this.#pruneStatuses();
+    return [...this.#statuses.values()].sort(
+      (a, b) => a.instanceId.localeCompare(b.instanceId) || a.node.localeCompare(b.node),
+    );
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -222,15 +252,15 @@ export class ProxyStreamServer implements Component, SessionHost {
     });
   }
 
-  async #authenticate(req: IncomingMessage): Promise<Authorizer> {
+  async #authenticate(req: IncomingMessage): Promise<{ authz: Authorizer; secret: string }> {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match?.[1]) {
-      if (!this.requireToken) return this.authorizeToken('');
+      if (!this.requireToken) return { authz: await this.authorizeToken(''), secret: '' };
       throw new Error('a dataplane token is required: Authorization: Bearer <token>');
     }
     try {
-      return await this.authorizeToken(match[1]);
+      return { authz: await this.authorizeToken(match[1]), secret: match[1] };
     } catch {
       throw new Error('the token is not valid');
     }
