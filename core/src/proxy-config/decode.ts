@@ -36,7 +36,8 @@ import type {
 } from './types.ts';
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const CLUSTER_NAME = /^[a-z0-9]([a-z0-9~._-]{0,126}[a-z0-9])?$/;
+// Room for `<service>.<namespace>~<subset>` with every part at its 63-character limit.
+const CLUSTER_NAME = /^[a-z0-9]([a-z0-9~._-]{0,253}[a-z0-9])?$/;
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 const METHOD = /^[A-Z]{1,20}$/;
 const HOUR_MS = 3_600_000;
@@ -191,7 +192,7 @@ function decodeListener(f: Fields, clusters: Set<string>): OutboundListener {
 
 function decodeRoute(f: Fields, clusters: Set<string>): Route {
   const destinations = f.list('destinations', 1, 64, (d) => {
-    const cluster = d.string('cluster', 128);
+    const cluster = d.string('cluster', 255);
     if (!clusters.has(cluster)) {
       throw new InvalidArgumentError(
         `${d.at('cluster')} names unknown cluster ${cluster}`,
@@ -279,7 +280,7 @@ function decodeFault(f: Fields): Fault {
 }
 
 function decodeCluster(f: Fields): Cluster {
-  const name = f.string('name', 128);
+  const name = f.string('name', 255);
   if (!CLUSTER_NAME.test(name)) {
     throw new InvalidArgumentError(
       `${f.at('name')} may hold lowercase letters, digits and ~ . _ - only`,
