@@ -9,7 +9,8 @@ import type { Component, Env, Logger } from '../core/index.ts';
 import { parseProxyFlags } from './src/flags.ts';
 import { resolveProxyOptions } from './src/options.ts';
 import { createProxy } from './src/proxy.ts';
-import { primaryComponents, workerComponents } from './src/workers.ts';
+import { workerComponents } from './src/workers/worker-agent.ts';
+import { primaryComponents } from './src/workers/worker-pool.ts';
 
 export async function proxyMain(context: {
   logger: Logger;

@@ -105,6 +105,14 @@ describe('mesh through real proxies and a real zone (e2e)', function () {
     const bundle = (await (await api('/api/ca/bundle')).json()) as { roots: string[] };
     writeFileSync(join(dir, 'roots.pem'), bundle.roots.join('\n'));
 
+    // backend speaks HTTP, so web's outbound listener for it routes per request (set
+    // before web starts: a protocol change rebinds the listener and drops its connections).
+    const defaults = await api('/v1/config', {
+      method: 'PUT',
+      body: JSON.stringify({ Kind: 'service-defaults', Name: 'backend', Protocol: 'http' }),
+    });
+    expect(defaults.status).to.equal(200);
+
     apps.backend = [await startHttpApp(), await startHttpApp()];
     apps.web = await startHttpApp();
     apps.db = await startTcpEcho();
@@ -118,12 +126,6 @@ describe('mesh through real proxies and a real zone (e2e)', function () {
       ...['--app-protocol', 'http'],
       ...['--upstream', `backend:${backendPort}`, '--upstream', `db:${dbPort}`],
     ]);
-    // backend speaks HTTP: its outbound listener on web routes per request.
-    const defaults = await api('/v1/config', {
-      method: 'PUT',
-      body: JSON.stringify({ Kind: 'service-defaults', Name: 'backend', Protocol: 'http' }),
-    });
-    expect(defaults.status).to.equal(200);
   });
 
   after(async function () {

@@ -5,8 +5,8 @@ import { expect } from 'chai';
 import { ConfigError } from '../../core/index.ts';
 import { loadBootstrap } from '../../proxy/src/bootstrap.ts';
 import { snapshot } from './fixtures/configs.ts';
-import { TestCa } from './fixtures/test-ca.ts';
-import type { TestLeaf } from './fixtures/test-ca.ts';
+import { TestCa } from '../helpers/test-ca.ts';
+import type { TestLeaf } from '../helpers/test-ca.ts';
 
 describe('static bootstrap loader', function () {
   this.timeout(10_000);

@@ -1,12 +1,13 @@
 /**
  * `causeway run proxy --bootstrap` as a real child process: it starts, answers `/ready`,
  * forwards mTLS requests through its inbound listener to the app, and exits 0 on
- * SIGTERM; with `--workers 2` the same, with metrics summed over the workers.
+ * SIGTERM; with `--workers 2` the same, with metrics summed over the workers, a crashed
+ * worker replaced, and TLS sessions resumed across workers.
  */
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,48 +15,82 @@ import { expect } from 'chai';
 import { eventually, withTimeout } from '../helpers/async.ts';
 import { childEnv } from '../helpers/child-env.ts';
 import { workloadId } from '../helpers/ca.ts';
+import { proxyReady, runProxy, stopProxy } from '../helpers/proxy-process.ts';
+import type { ProxyProcess } from '../helpers/proxy-process.ts';
+import { TestCa } from '../helpers/test-ca.ts';
 import { startZone } from '../helpers/zone.ts';
 import { createCsr, generateKeyPair, privateKeyToPem } from '../../core/index.ts';
 import { writeBootstrap } from './fixtures/bootstrap-files.ts';
 import { startHttpApp } from './fixtures/local-apps.ts';
 import type { HttpApp } from './fixtures/local-apps.ts';
 import { meshRequest } from './fixtures/mesh-client.ts';
-import { TestCa } from './fixtures/test-ca.ts';
+import type { MeshCall } from './fixtures/mesh-client.ts';
 
+// For the one run that must fail before its admin API is up, which runProxy() waits for.
 const bin = fileURLToPath(new URL('../../cli/bin/causeway.js', import.meta.url));
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  adminPort: number;
+/** The sum of the samples of `metric` (Prometheus text) whose labels include `labels`. */
+function sampleSum(text: string, metric: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`)) continue;
+    const labelText = line.slice(metric.length, line.lastIndexOf('}') + 1);
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) {
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return sum;
 }
 
-async function runProxy(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [bin, 'run', 'proxy', ...args], {
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const adminPort = await eventually(
-    () => {
-      if (child.exitCode !== null) throw new Error(`the proxy exited early:\n${out}`);
-      const m = /"addr":"127\.0\.0\.1:(\d+)","msg":"admin API listening"/.exec(out);
-      return m ? Number(m[1]) : undefined;
-    },
-    'the admin API to listen',
-    20_000,
-  );
-  return { child, output: () => out, adminPort };
-}
-
-async function stop(running: Running): Promise<number | null> {
-  running.child.kill('SIGTERM');
-  const [code] = (await withTimeout(once(running.child, 'exit'), 20_000, 'the proxy to exit')) as [
-    number | null,
-  ];
-  return code;
+/**
+ * Take a TLS session ticket from one worker, crash that worker, and check that the ticket
+ * (and those that follow) resume on whichever workers take the next connections, the
+ * replacement included: every worker seals tickets with the keys the primary hands out.
+ * The replacement must also get the snapshot the others serve and answer.
+ */
+async function expectResumptionAcrossWorkers(
+  running: ProxyProcess,
+  workers: number,
+  call: Omit<MeshCall, 'agent' | 'path'>,
+): Promise<void> {
+  const agent = new https.Agent({ keepAlive: false });
+  try {
+    expect((await meshRequest({ ...call, agent, path: '/ticket' })).status).to.equal(200);
+    const issuer = await eventually(
+      () =>
+        /"pid":(\d+),[^\n]*"path":"\/ticket"[^\n]*"msg":"inbound request"/.exec(
+          running.output(),
+        )?.[1],
+      'the access log line of the first request',
+    );
+    const listening = () => running.output().match(/"msg":"inbound listening"/g)?.length ?? 0;
+    const before = listening();
+    process.kill(Number(issuer), 'SIGKILL');
+    await eventually(() => listening() > before, 'a replacement worker', 20_000);
+    await eventually(async () => {
+      const dump = (await (await fetch(`${running.adminUrl}/clusters`)).json()) as {
+        clusters: unknown[];
+      };
+      return dump.clusters.length === workers;
+    }, 'the replacement to answer');
+    expect(running.output()).to.contain('worker crashed; starting a replacement');
+    const calls = workers * 2;
+    for (let i = 0; i < calls; i++) {
+      expect((await meshRequest({ ...call, agent })).status).to.equal(200);
+    }
+    // Summed over the live workers, none of which issued the first ticket; the test's
+    // other requests do not offer tickets.
+    const prom = await (await fetch(`${running.adminUrl}/stats/prometheus`)).text();
+    expect(
+      sampleSum(prom, 'causeway_proxy_tls_handshakes_total', {
+        direction: 'inbound',
+        outcome: 'ok',
+        resumed: 'true',
+      }),
+    ).to.equal(calls);
+  } finally {
+    agent.destroy();
+  }
 }
 
 describe('causeway run proxy (integration)', function () {
@@ -63,7 +98,7 @@ describe('causeway run proxy (integration)', function () {
   let dir: string;
   let ca: TestCa;
   let app: HttpApp;
-  let running: Running | undefined;
+  let running: ProxyProcess | undefined;
 
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), 'causeway-proxy-cli-'));
@@ -86,12 +121,8 @@ describe('causeway run proxy (integration)', function () {
         name: `proxy-${workers}.yaml`,
       });
       running = await runProxy(['--bootstrap', files.file, '--workers', String(workers)]);
-      const admin = `http://127.0.0.1:${running.adminPort}`;
-      await eventually(
-        async () => (await fetch(`${admin}/ready`)).status === 200,
-        '/ready to answer 200',
-        20_000,
-      );
+      const admin = running.adminUrl;
+      await proxyReady(running);
       const client = await ca.leaf('web');
       const requests = 6;
       for (let i = 0; i < requests; i++) {
@@ -110,11 +141,12 @@ describe('causeway run proxy (integration)', function () {
         ).to.equal(client.spiffeId);
       }
       const prom = await (await fetch(`${admin}/stats/prometheus`)).text();
-      const served =
-        /^causeway_proxy_requests_total\{[^}]*direction="inbound"[^}]*code_class="2xx"[^}]*\} (\d+)$/m.exec(
-          prom,
-        );
-      expect(Number(served?.[1])).to.equal(requests);
+      expect(
+        sampleSum(prom, 'causeway_proxy_requests_total', {
+          direction: 'inbound',
+          code_class: '2xx',
+        }),
+      ).to.equal(requests);
       expect(prom).to.match(/^causeway_proxy_config_version 1$/m);
       const dump = (await (await fetch(`${admin}/config_dump`)).json()) as {
         mode: string;
@@ -125,33 +157,16 @@ describe('causeway run proxy (integration)', function () {
       if (workers > 1) expect(clusters.clusters).to.have.length(workers);
       else expect(clusters.clusters).to.deep.equal([]);
       if (workers > 1) {
-        // A crashed worker is replaced and gets the snapshot the others serve.
-        const listening = () => running!.output().match(/"msg":"inbound listening"/g)?.length ?? 0;
-        const pid = Number(
-          /"pid":(\d+),[^\n]*"msg":"inbound listening"/.exec(running.output())?.[1],
-        );
-        process.kill(pid, 'SIGKILL');
-        await eventually(() => listening() > workers, 'a replacement worker', 20_000);
-        await eventually(async () => {
-          const dumpNow = (await (await fetch(`${admin}/clusters`)).json()) as {
-            clusters: unknown[];
-          };
-          return dumpNow.clusters.length === workers;
-        }, 'the replacement to answer');
-        for (let i = 0; i < workers * 2; i++) {
-          const res = await meshRequest({
-            port: files.inboundPort,
-            leaf: client,
-            roots: [ca.rootPem],
-            server: files.leaf.spiffeId,
-          });
-          expect(res.status).to.equal(200);
-        }
-        expect(running.output()).to.contain('worker crashed; starting a replacement');
+        await expectResumptionAcrossWorkers(running, workers, {
+          port: files.inboundPort,
+          leaf: client,
+          roots: [ca.rootPem],
+          server: files.leaf.spiffeId,
+        });
       }
       const missing = await fetch(`${admin}/nope`);
       expect(missing.status).to.equal(404);
-      expect(await stop(running)).to.equal(0);
+      expect(await stopProxy(running)).to.equal(0);
     });
   }
 
@@ -174,7 +189,7 @@ describe('causeway run proxy (integration)', function () {
     expect(err).to.contain('bad.yaml: app.port: must be a port number 1-65535');
   });
 
-  it('joins a zone with 2 workers: registers, serves, leaves on SIGTERM', async function () {
+  it('joins a zone with 2 workers: registers, serves, resumes TLS sessions across workers, leaves on SIGTERM', async function () {
     const zone = await startZone({});
     try {
       const bundle = (await (await fetch(`${zone.url}/api/ca/bundle`)).json()) as {
@@ -207,12 +222,8 @@ describe('causeway run proxy (integration)', function () {
         '--workers',
         '2',
       ]);
-      const admin = `http://127.0.0.1:${running.adminPort}`;
-      await eventually(
-        async () => (await fetch(`${admin}/ready`)).status === 200,
-        '/ready',
-        20_000,
-      );
+      const admin = running.adminUrl;
+      await proxyReady(running);
       const dump = (await (await fetch(`${admin}/config_dump`)).json()) as {
         listeners: { inbound: number };
         stream: { acked: Record<string, number> };
@@ -236,10 +247,16 @@ describe('causeway run proxy (integration)', function () {
         });
         expect(res.status).to.equal(200);
       }
+      await expectResumptionAcrossWorkers(running, 2, {
+        port: dump.listeners.inbound,
+        leaf: client,
+        roots: bundle.roots,
+        server: workloadId('web'),
+      });
       const instances = async () =>
         ((await (await fetch(`${zone.url}/v1/catalog/service/web`)).json()) as unknown[]).length;
       expect(await instances()).to.equal(1);
-      expect(await stop(running)).to.equal(0);
+      expect(await stopProxy(running)).to.equal(0);
       await eventually(
         async () => (await instances()) === 0,
         'the instance to be deregistered',

@@ -19,7 +19,7 @@ import { echoRoundTrip } from '../helpers/mesh-participant.ts';
 import { freePort, writeBootstrap } from './fixtures/bootstrap-files.ts';
 import { startHttpApp, startTcpEcho } from './fixtures/local-apps.ts';
 import type { HttpApp, TcpApp } from './fixtures/local-apps.ts';
-import { TestCa } from './fixtures/test-ca.ts';
+import { TestCa } from '../helpers/test-ca.ts';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 

@@ -8,9 +8,10 @@
  *
  * Peer verdicts are cached per leaf fingerprint: a pooled or resumed connection to a peer
  * already seen costs one map lookup (plus the revocation check, which follows the current
- * list). A resumed TLS session may not carry the peer's issuer chain, which the zone check
- * needs; the cache is what lets such connections pass.
+ * list). A resumed TLS session carries the peer's leaf but not its issuer chain; for a
+ * peer not seen before, the zone check reads the leaf's issuer name instead (see `#judge`).
  */
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { DetailedPeerCertificate, PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 import { PermissionDeniedError, RevocationList, parseSpiffeId } from '../../../core/index.ts';
@@ -46,13 +47,27 @@ interface Verdict {
   refusal: Error | undefined;
   /** Normalised serial, checked against the current revocation list on each use. */
   serial: string;
+  /**
+   * The fingerprint of the root the peer's chain was verified up to, checked against the
+   * current bundle on each use; undefined when judged without the chain (a resumed session).
+   */
+  anchor: string | undefined;
 }
+
+const kRootsGeneration = Symbol('rootsGeneration');
+
+/** A socket tagged with the bundle generation it was first checked under. */
+type CheckedSocket = TLSSocket & { [kRootsGeneration]?: number };
 
 export class TlsIdentity implements MeshTls {
   readonly trustDomain: string;
   readonly #maxCachedPeers: number;
   #context: SecureContext | undefined;
   #revoked = new RevocationList();
+  /** Fingerprints (SHA-256, as `fingerprint256` gives them) of the roots in the bundle. */
+  #roots = new Set<string>();
+  /** Bumped whenever the set of roots changes. */
+  #rootsGeneration = 0;
   #material: IdentityMaterial | undefined;
   readonly #verdicts = new Map<string, Verdict>();
   readonly #listeners = new Set<() => void>();
@@ -81,8 +96,13 @@ export class TlsIdentity implements MeshTls {
   /**
    * Install a new leaf, bundle or revocation list and notify listeners. Throws (leaving
    * the previous context in use) when the key does not match the leaf or a PEM is bad.
+   *
+   * @param ticketKeys - 48 bytes that seal TLS session tickets, for processes that serve
+   *   one listener together (`--workers`) so that a ticket one issued resumes on another.
+   *   Pass fresh keys with every update: a ticket must not outlive the material it was
+   *   issued under (see {@link checkPeer}). Without them the context makes its own.
    */
-  update(material: IdentityMaterial): void {
+  update(material: IdentityMaterial, ticketKeys?: Buffer): void {
     const leaf = certificatesOf(material.certificatePem)[0];
     if (leaf === undefined) {
       throw new PermissionDeniedError('the identity has no leaf certificate');
@@ -98,10 +118,19 @@ export class TlsIdentity implements MeshTls {
       // unless the context has a session ID context (it aborts with internal_error).
       // tls.Server sets one on contexts it builds itself; ours are built here.
       sessionIdContext: 'causeway-mesh',
+      ...(ticketKeys !== undefined ? { ticketKeys } : {}),
     });
+    const roots = new Set(material.roots.map((pem) => new X509Certificate(pem).fingerprint256));
     this.#context = context;
     this.#revoked = revoked;
     this.#material = material;
+    if (roots.size !== this.#roots.size || [...roots].some((r) => !this.#roots.has(r))) {
+      // Verdicts were reached under the old bundle; peers are judged again (and those
+      // whose chain led to a removed root are refused, see checkPeer).
+      this.#roots = roots;
+      this.#rootsGeneration++;
+      this.#verdicts.clear();
+    }
     for (const listener of [...this.#listeners]) listener();
   }
 
@@ -123,6 +152,8 @@ export class TlsIdentity implements MeshTls {
           : 'the peer presented no certificate',
       );
     }
+    const checked = socket as CheckedSocket;
+    const firstChecked = (checked[kRootsGeneration] ??= this.#rootsGeneration);
     let verdict = this.#verdicts.get(leaf.fingerprint256);
     if (verdict === undefined) {
       const reused = socket.isSessionReused();
@@ -135,6 +166,17 @@ export class TlsIdentity implements MeshTls {
     }
     if (verdict.refusal !== undefined) return verdict.refusal;
     const identity = verdict.identity as PeerIdentity;
+    if (
+      verdict.anchor !== undefined
+        ? !this.#roots.has(verdict.anchor)
+        : firstChecked !== this.#rootsGeneration
+    ) {
+      // The root this connection's chain was verified against left the bundle (or, for a
+      // resumed session without a chain, may have): the connection is no longer trusted.
+      return new PermissionDeniedError(
+        `peer ${identity.spiffeId}: its chain does not lead to a root in the current trust bundle`,
+      );
+    }
     if (this.#revoked.isRevoked({ serialNumber: verdict.serial })) {
       return new PermissionDeniedError(
         `peer ${identity.spiffeId}: leaf ${verdict.serial} is revoked`,
@@ -157,6 +199,7 @@ export class TlsIdentity implements MeshTls {
       identity: undefined,
       refusal: new PermissionDeniedError(`peer refused: ${why}`),
       serial,
+      anchor: undefined,
     });
     const san = leaf.subjectaltname ?? '';
     if (!san.startsWith('URI:') || san.includes(', ')) {
@@ -178,14 +221,18 @@ export class TlsIdentity implements MeshTls {
     // The intermediate that signed the leaf must be the CA of the leaf's zone: name
     // constraints in the chain only pin the trust domain (see core/src/ca/certificates.ts).
     const issuer = leaf.issuerCertificate as DetailedPeerCertificate | undefined;
-    if (issuer === undefined || issuer === leaf || issuer.raw === undefined) {
-      return refuse(
-        resumed
-          ? `${spiffeId}: a resumed session without the issuer chain, from a peer not seen before`
-          : `${spiffeId}: the peer sent no intermediate`,
-      );
-    }
-    const scope = issuer.subject as unknown as Record<string, string | string[] | undefined>;
+    const hasIssuer = issuer !== undefined && issuer !== leaf && issuer.raw !== undefined;
+    if (!hasIssuer && !resumed) return refuse(`${spiffeId}: the peer sent no intermediate`);
+    // A resumed session keeps only the peer's leaf, so a process that did not see the full
+    // handshake (another worker sharing the ticket keys, or after the verdict cache
+    // started over) has no issuer certificate. The leaf's issuer name serves: the ticket
+    // was sealed by one of our contexts after TLS verified the chain up to the current
+    // roots, which ties that name to the intermediate's subject, and ticket keys change
+    // with every identity update.
+    const scope = (hasIssuer ? issuer.subject : leaf.issuer) as unknown as Record<
+      string,
+      string | string[] | undefined
+    >;
     if (scope.O !== this.trustDomain || scope.OU !== `zone/${id.zone}`) {
       return refuse(
         `${spiffeId} is outside its issuer's scope (O=${String(scope.O)}, OU=${String(scope.OU)})`,
@@ -195,6 +242,23 @@ export class TlsIdentity implements MeshTls {
       identity: { spiffeId, service: id.service, namespace: id.namespace, zone: id.zone },
       refusal: undefined,
       serial,
+      anchor: hasIssuer ? anchorOf(leaf) : undefined,
     };
   }
+}
+
+/**
+ * The fingerprint of the self-signed root at the top of a verified peer chain (Node
+ * completes the chain from the context's CA store), or undefined when the chain stops short.
+ */
+function anchorOf(leaf: DetailedPeerCertificate): string | undefined {
+  let cert = leaf;
+  for (let depth = 0; depth < 10; depth++) {
+    const issuer = cert.issuerCertificate as DetailedPeerCertificate | undefined;
+    if (issuer === undefined || issuer.raw === undefined) return undefined;
+    if (issuer === cert || issuer.fingerprint256 === cert.fingerprint256)
+      return cert.fingerprint256;
+    cert = issuer;
+  }
+  return undefined;
 }

@@ -16,7 +16,7 @@ import { ClosedError } from '../../../core/index.ts';
 import type { MeshTls, PeerIdentity } from '../mesh-tls.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { authorize } from './authorize.ts';
-import { setDefaultSecureContext } from './default-context.ts';
+import { keepOwnTicketKeys, setDefaultSecureContext } from './default-context.ts';
 import { HttpInbound } from './http-inbound.ts';
 import { INBOUND_LISTENER } from './local-app.ts';
 import type { LocalApp } from './local-app.ts';
@@ -65,6 +65,7 @@ export class Inbound {
         }
       },
     });
+    keepOwnTicketKeys(this.#server);
     this.#server.on('secureConnection', (socket: TLSSocket) => this.#accept(socket));
     this.#server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       options.metrics.tlsHandshakes.inc({

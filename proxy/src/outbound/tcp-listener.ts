@@ -5,14 +5,12 @@
  * nothing else can be, since the bytes are the app's.
  */
 import { createServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from '../../../core/index.ts';
-import type { ProxyMetrics } from '../metrics.ts';
 import type { EndpointState } from './endpoint.ts';
-import type { ListenerContext, OutboundListenerRuntime } from './listener.ts';
-import { ListenerSockets } from './listener.ts';
+import { OutboundListener } from './listener.ts';
+import type { ListenerContext } from './listener.ts';
 import { ListenerStats } from './listener-stats.ts';
 import type { TcpStats } from './listener-stats.ts';
 import { backoffMs } from './retry-budget.ts';
@@ -21,53 +19,21 @@ import { pickCluster } from './route-table.ts';
 import type { UpstreamCluster } from './upstream-cluster.ts';
 import type { UpstreamError } from './upstream-error.ts';
 
-export class TcpOutboundListener implements OutboundListenerRuntime {
+export class TcpOutboundListener extends OutboundListener<TcpStats> {
   readonly protocol = 'tcp';
-  routes: readonly CompiledRoute[] = [];
-  readonly metrics: ProxyMetrics;
-  readonly logger: Logger;
-  readonly #server: Server;
-  readonly #sockets: ListenerSockets;
-  readonly #stats = new Map<string, TcpStats>();
 
-  constructor(
-    readonly name: string,
-    readonly requestedPort: number,
-    private readonly context: ListenerContext,
-  ) {
-    this.metrics = context.metrics;
-    this.logger = context.logger.child({ listener: name });
+  constructor(name: string, requestedPort: number, context: ListenerContext) {
+    super(name, requestedPort, context);
     // Half-open: the app's FIN travels upstream and the reply can still come back.
-    this.#server = createServer(
+    const server = createServer(
       { noDelay: true, pauseOnConnect: true, allowHalfOpen: true },
       (socket) => this.#accept(socket),
     );
-    this.#sockets = new ListenerSockets(this.#server, context, name);
+    this.serve(server);
   }
 
-  statsFor(cluster: UpstreamCluster): TcpStats {
-    let stats = this.#stats.get(cluster.name);
-    if (stats === undefined) {
-      stats = ListenerStats.tcp(this.metrics, this.name, cluster.name);
-      this.#stats.set(cluster.name, stats);
-    }
-    return stats;
-  }
-
-  setRoutes(routes: CompiledRoute[]): void {
-    this.routes = routes;
-  }
-
-  listen(): Promise<void> {
-    return this.#sockets.listen(this.requestedPort, this.context.bindAddress);
-  }
-
-  port(): number {
-    return this.#sockets.port();
-  }
-
-  close(graceMs: number): Promise<void> {
-    return this.#sockets.close(graceMs);
+  protected newStats(cluster: string): TcpStats {
+    return ListenerStats.tcp(this.metrics, this.name, cluster);
   }
 
   #accept(client: Socket): void {

@@ -1,25 +1,34 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { expect } from 'chai';
 import { TlsIdentity } from '../../../proxy/src/identity/tls-identity.ts';
+import { setDefaultSecureContext } from '../../../proxy/src/inbound/default-context.ts';
 import type { PeerIdentity } from '../../../proxy/src/mesh-tls.ts';
-import { ProxyTestCa, serialOf } from '../../helpers/proxy-identity.ts';
-import type { Workload } from '../../helpers/proxy-identity.ts';
+import { TestCa, serialOf } from '../../helpers/test-ca.ts';
+import type { Workload } from '../../helpers/test-ca.ts';
 
 interface Pair {
   client: tls.TLSSocket;
   server: tls.TLSSocket;
 }
 
-/** One mutual TLS connection between two identities over 127.0.0.1. */
-async function connectPair(serverId: TlsIdentity, clientId: TlsIdentity): Promise<Pair> {
+/** One mutual TLS connection between two identities over 127.0.0.1 (resuming `session`). */
+async function connectPair(
+  serverId: TlsIdentity,
+  clientId: TlsIdentity,
+  session?: Buffer,
+): Promise<Pair> {
   const server = tls.createServer({
     // A server takes its context per connection through SNI (the mesh always sends one).
     SNICallback: (_name, cb) => cb(null, serverId.secureContext()),
     requestCert: true,
     rejectUnauthorized: true,
   });
+  // As Inbound does; a ticket offered in the hello is opened with this context's keys,
+  // before SNI picks the context for the rest of the handshake.
+  setDefaultSecureContext(server, serverId.secureContext());
   servers.push(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -30,6 +39,7 @@ async function connectPair(serverId: TlsIdentity, clientId: TlsIdentity): Promis
     secureContext: clientId.secureContext(),
     servername: 'peer.default.test.causeway.mesh',
     checkServerIdentity: () => undefined,
+    session,
   });
   sockets.push(client);
   await once(client, 'secureConnect');
@@ -47,10 +57,10 @@ function why(verdict: PeerIdentity | Error): string {
 const sockets: tls.TLSSocket[] = [];
 
 describe('TlsIdentity', function () {
-  let ca: ProxyTestCa;
+  let ca: TestCa;
 
   before(async function () {
-    ca = await ProxyTestCa.create();
+    ca = await TestCa.create();
   });
 
   afterEach(async function () {
@@ -95,7 +105,7 @@ describe('TlsIdentity', function () {
   });
 
   it('refuses a peer from another trust domain even when its root is trusted', async function () {
-    const other = await ProxyTestCa.create('other.mesh');
+    const other = await TestCa.create('other.mesh');
     const stranger = new TlsIdentity({ trustDomain: 'other.mesh' });
     stranger.update(await other.identity({ service: 'backend' }, [ca.rootPem]));
     const web = await ca.tlsIdentity({ service: 'web' }, [other.rootPem]);
@@ -132,6 +142,35 @@ describe('TlsIdentity', function () {
     expect(why(forged.checkPeer(server))).to.equal('accepted');
     const pair = await connectPair(web, forged);
     expect(why(web.checkPeer(pair.server))).to.match(/outside its issuer's scope/);
+  });
+
+  it('judges a peer it never saw on a resumed session (shared ticket keys) by its leaf alone', async function () {
+    // Two workers: the same material and ticket keys, each its own verdict cache.
+    const material = await ca.identity({ service: 'backend' });
+    const keys = randomBytes(48);
+    const [issuing, resuming] = [0, 1].map(() => {
+      const identity = new TlsIdentity({ trustDomain: ca.trustDomain });
+      identity.update(material, keys);
+      return identity;
+    }) as [TlsIdentity, TlsIdentity];
+    const resumeOn = async (client: TlsIdentity): Promise<tls.TLSSocket> => {
+      const first = await connectPair(issuing, client);
+      const [ticket] = (await once(first.client, 'session')) as [Buffer];
+      const { server } = await connectPair(resuming, client, ticket);
+      expect(server.isSessionReused()).to.equal(true);
+      return server;
+    };
+    const web = await id({ service: 'web' });
+    expect(resuming.checkPeer(await resumeOn(web))).to.deep.include({
+      service: 'web',
+      zone: 'test',
+    });
+    // The issuer's zone is still checked: a leaf the east CA minted for the west zone.
+    const forged = new TlsIdentity({ trustDomain: ca.trustDomain });
+    forged.update(await ca.misissuedIdentity({ service: 'web', zone: 'west' }, 'east'));
+    expect(why(resuming.checkPeer(await resumeOn(forged)))).to.match(
+      /outside its issuer's scope.*OU=zone\/east/,
+    );
   });
 
   it('keeps serving the old context when an update is bad, and notifies only on success', async function () {

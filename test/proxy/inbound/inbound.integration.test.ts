@@ -17,8 +17,8 @@ import { inboundConfig } from '../fixtures/configs.ts';
 import { startHttpApp, startTcpEcho } from '../fixtures/local-apps.ts';
 import type { HttpApp, TcpApp } from '../fixtures/local-apps.ts';
 import { closed, meshConnect, meshRequest } from '../fixtures/mesh-client.ts';
-import { TestCa } from '../fixtures/test-ca.ts';
-import type { TestLeaf } from '../fixtures/test-ca.ts';
+import { TestCa } from '../../helpers/test-ca.ts';
+import type { TestLeaf } from '../../helpers/test-ca.ts';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const API = formatSpiffeId({

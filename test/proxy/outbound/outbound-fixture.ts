@@ -11,8 +11,10 @@ import type { ProxyConfig } from '../../../core/index.ts';
 import type { TlsIdentity } from '../../../proxy/src/identity/tls-identity.ts';
 import { ProxyMetrics } from '../../../proxy/src/metrics.ts';
 import { Outbound } from '../../../proxy/src/outbound/outbound.ts';
-import { MtlsTerminator, ProxyTestCa } from '../../helpers/proxy-identity.ts';
-import type { Workload } from '../../helpers/proxy-identity.ts';
+import { MtlsTerminator } from '../../helpers/proxy-identity.ts';
+import { TestCa } from '../../helpers/test-ca.ts';
+import type { Workload } from '../../helpers/test-ca.ts';
+import { readResponse } from '../fixtures/mesh-client.ts';
 
 export interface Reply {
   status: number;
@@ -33,11 +35,11 @@ export class OutboundFixture {
   readonly agent = new Agent({ keepAlive: true });
   outbound!: Outbound;
   identity!: TlsIdentity;
-  ca!: ProxyTestCa;
+  ca!: TestCa;
 
-  static async create(ca?: ProxyTestCa): Promise<OutboundFixture> {
+  static async create(ca?: TestCa): Promise<OutboundFixture> {
     const f = new OutboundFixture();
-    f.ca = ca ?? (await ProxyTestCa.create());
+    f.ca = ca ?? (await TestCa.create());
     f.identity = await f.ca.tlsIdentity({ service: 'web' });
     const lines = f.logLines;
     const destination = new Writable({
@@ -146,18 +148,7 @@ export class OutboundFixture {
           headers: options.headers,
           agent: this.agent,
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString(),
-            }),
-          );
-          res.on('error', reject);
-        },
+        (res) => void readResponse(res).then(resolve, reject),
       );
       req.on('error', reject);
       req.end(options.body);

@@ -3,7 +3,8 @@ import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { expect } from 'chai';
 import { eventually } from '../../helpers/async.ts';
-import { MtlsTerminator, ProxyTestCa, serialOf } from '../../helpers/proxy-identity.ts';
+import { MtlsTerminator } from '../../helpers/proxy-identity.ts';
+import { TestCa, serialOf } from '../../helpers/test-ca.ts';
 import { OutboundFixture, scriptedApp } from './outbound-fixture.ts';
 
 const { endpoint, simple } = OutboundFixture;
@@ -103,7 +104,7 @@ describe('Outbound (HTTP and TCP over mTLS)', function () {
   });
 
   it('refuses a destination whose chain is not from our trust bundle', async function () {
-    const other = await ProxyTestCa.create();
+    const other = await TestCa.create();
     const stranger = await MtlsTerminator.start({
       identity: await other.tlsIdentity({ service: 'backend' }, [f.ca.rootPem]),
       app: scriptedApp([200]),

@@ -28,8 +28,8 @@ import { snapshot } from '../fixtures/configs.ts';
 import { startTcpEcho } from '../fixtures/local-apps.ts';
 import type { TcpApp } from '../fixtures/local-apps.ts';
 import { meshConnect } from '../fixtures/mesh-client.ts';
-import { TestCa } from '../fixtures/test-ca.ts';
-import type { TestLeaf } from '../fixtures/test-ca.ts';
+import { TestCa } from '../../helpers/test-ca.ts';
+import type { TestLeaf } from '../../helpers/test-ca.ts';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const WEB = 'spiffe://causeway.mesh/zone/test/ns/default/svc/web';

@@ -12,8 +12,9 @@ import { expect } from 'chai';
 import { pino } from 'pino';
 import { normalizeSerial, runComponents } from '../../../core/index.ts';
 import { createProxy } from '../../../proxy/src/proxy.ts';
-import type { Proxy } from '../../../proxy/src/proxy.ts';
+import type { Proxy, ProxyDeps } from '../../../proxy/src/proxy.ts';
 import { resolveProxyOptions } from '../../../proxy/src/options.ts';
+import type { ProxyOptions } from '../../../proxy/src/options.ts';
 import { eventually, withTimeout } from '../../helpers/async.ts';
 import { workloadId } from '../../helpers/ca.ts';
 import { echoRoundTrip } from '../../helpers/mesh-participant.ts';
@@ -22,7 +23,8 @@ import type { TestZone } from '../../helpers/zone.ts';
 import { startTcpEcho } from '../fixtures/local-apps.ts';
 import type { TcpApp } from '../fixtures/local-apps.ts';
 import { closed, meshConnect } from '../fixtures/mesh-client.ts';
-import type { TestLeaf } from '../fixtures/test-ca.ts';
+import { serialOf } from '../../helpers/test-ca.ts';
+import type { TestLeaf } from '../../helpers/test-ca.ts';
 import { createCsr, generateKeyPair, privateKeyToPem } from '../../../core/index.ts';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -48,8 +50,38 @@ async function clientLeaf(zone: TestZone, service: string): Promise<TestLeaf> {
   return { spiffeId, ...body, keyPem: privateKeyToPem(keyPair.privateKey) };
 }
 
-function serialOf(pem: string): string {
-  return normalizeSerial(new X509Certificate(pem).serialNumber);
+/**
+ * A proxy joining `zone` (trusting its bundle, written to `dir`), with its inbound and
+ * admin listeners on any free 127.0.0.1 port, running until `signal` aborts.
+ */
+async function joinZone(
+  zone: TestZone,
+  dir: string,
+  options: Omit<ProxyOptions, 'zoneControl' | 'caFile'>,
+  signal: AbortSignal,
+  deps: ProxyDeps = {},
+): Promise<{ proxy: Proxy; running: Promise<void> }> {
+  const bundle = (await (await fetch(`${zone.url}/api/ca/bundle`)).json()) as { roots: string[] };
+  writeFileSync(join(dir, 'roots.pem'), bundle.roots.join('\n'));
+  const proxy = await createProxy(
+    resolveProxyOptions({
+      zoneControl: `wss://127.0.0.1:${zone.zone.proxyStream.address().port}`,
+      caFile: join(dir, 'roots.pem'),
+      inboundPort: 0,
+      inboundAddress: '127.0.0.1',
+      adminAddr: '127.0.0.1:0',
+      ...options,
+    }),
+    logger,
+    deps,
+  );
+  const running = runComponents(proxy.components(), {
+    logger,
+    signal,
+    installSignals: () => () => undefined,
+    drainTimeoutMs: 5000,
+  });
+  return { proxy, running };
 }
 
 describe('proxy on a zone config stream (integration)', function () {
@@ -64,31 +96,21 @@ describe('proxy on a zone config stream (integration)', function () {
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), 'causeway-proxy-stream-'));
     zone = await startZone({ dataDir: join(dir, 'zone') });
-    const bundle = (await (await fetch(`${zone.url}/api/ca/bundle`)).json()) as { roots: string[] };
-    writeFileSync(join(dir, 'roots.pem'), bundle.roots.join('\n'));
     app = await startTcpEcho();
-    const options = resolveProxyOptions({
-      zoneControl: `wss://127.0.0.1:${zone.zone.proxyStream.address().port}`,
-      caFile: join(dir, 'roots.pem'),
-      service: 'web',
-      port: app.port,
-      inboundPort: 0,
-      inboundAddress: '127.0.0.1',
-      address: '127.0.0.1',
-      adminAddr: '127.0.0.1:0',
-      instanceId: 'web-1',
-      healthCheck: 'tcp',
-      healthInterval: '200ms',
-    });
-    proxy = await createProxy(options, logger, {
-      stream: { backoffBaseMs: 100, backoffMaxMs: 500 },
-    });
-    running = runComponents(proxy.components(), {
-      logger,
-      signal: stop.signal,
-      installSignals: () => () => undefined,
-      drainTimeoutMs: 5000,
-    });
+    ({ proxy, running } = await joinZone(
+      zone,
+      dir,
+      {
+        service: 'web',
+        port: app.port,
+        address: '127.0.0.1',
+        instanceId: 'web-1',
+        healthCheck: 'tcp',
+        healthInterval: '200ms',
+      },
+      stop.signal,
+      { stream: { backoffBaseMs: 100, backoffMaxMs: 500 } },
+    ));
     running.catch(() => undefined);
   });
   after(async function () {
@@ -228,29 +250,14 @@ describe('proxy leaf renewal over the stream (integration)', function () {
     const stop = new AbortController();
     let running: Promise<void> | undefined;
     try {
-      const bundle = (await (await fetch(`${zone.url}/api/ca/bundle`)).json()) as {
-        roots: string[];
-      };
-      writeFileSync(join(dir, 'roots.pem'), bundle.roots.join('\n'));
-      const proxy = await createProxy(
-        resolveProxyOptions({
-          zoneControl: `wss://127.0.0.1:${zone.zone.proxyStream.address().port}`,
-          caFile: join(dir, 'roots.pem'),
-          service: 'web',
-          port: app.port,
-          inboundPort: 0,
-          inboundAddress: '127.0.0.1',
-          adminAddr: '127.0.0.1:0',
-          healthCheck: 'none',
-        }),
-        logger,
+      const joined = await joinZone(
+        zone,
+        dir,
+        { service: 'web', port: app.port, healthCheck: 'none' },
+        stop.signal,
       );
-      running = runComponents(proxy.components(), {
-        logger,
-        signal: stop.signal,
-        installSignals: () => () => undefined,
-        drainTimeoutMs: 5000,
-      });
+      running = joined.running;
+      const proxy = joined.proxy;
       await eventually(() => proxy.tls.ready(), 'the first leaf');
       const first = serialOf(proxy.tls.material()!.certificatePem);
       await eventually(
@@ -282,31 +289,20 @@ describe('proxy with a bad dataplane token (integration)', function () {
     const stop = new AbortController();
     let running: Promise<void> | undefined;
     try {
-      const bundle = (await (await fetch(`${zone.url}/api/ca/bundle`)).json()) as {
-        roots: string[];
-      };
-      writeFileSync(join(dir, 'roots.pem'), bundle.roots.join('\n'));
-      const proxy = await createProxy(
-        resolveProxyOptions({
-          zoneControl: `wss://127.0.0.1:${zone.zone.proxyStream.address().port}`,
-          caFile: join(dir, 'roots.pem'),
+      const joined = await joinZone(
+        zone,
+        dir,
+        {
           token: '00000000-0000-0000-0000-000000000000',
           service: 'web',
           port: 1,
-          inboundPort: 0,
-          inboundAddress: '127.0.0.1',
-          adminAddr: '127.0.0.1:0',
           healthCheck: 'none',
-        }),
-        logger,
+        },
+        stop.signal,
         { stream: { backoffBaseMs: 50, backoffMaxMs: 100 } },
       );
-      running = runComponents(proxy.components(), {
-        logger,
-        signal: stop.signal,
-        installSignals: () => () => undefined,
-        drainTimeoutMs: 5000,
-      });
+      running = joined.running;
+      const proxy = joined.proxy;
       await eventually(() => proxy.zoneClient!.status().lastError, 'a refusal');
       expect(proxy.zoneClient!.status().lastError).to.equal(
         'the zone refused the stream: HTTP 401 the token is not valid',

@@ -13,39 +13,31 @@
  * serving plane is this {@link WorkerPool}: every identity it installs and every snapshot
  * it applies is sent to each worker over IPC, and a snapshot counts as applied (ACK) only
  * when every worker applied it. A worker that crashes is replaced and brought up to date
- * with the latest identity and snapshot. Workers each run a {@link DataPlane} (inbound
+ * with the latest identity and snapshot. Workers each run a `DataPlane` (inbound
  * and outbound), their own pools and outlier state; `/stats/prometheus` on the primary
  * sums their metrics (prom-client's aggregation), `/clusters` lists each worker's view.
  *
  * The private key crosses the IPC pipe to the workers: a pipe between processes of the
- * same user on the same host, which is where the key lives anyway.
+ * same user on the same host, which is where the key lives anyway. So do TLS session
+ * ticket keys, made by the primary with each identity: every worker's context seals
+ * tickets with the same keys, so a client resumes its session whichever worker the
+ * kernel hands its next connection to (with per-worker keys it would fall back to a full
+ * handshake N-1 times in N). Node's `cluster` copies one worker's keys to the others,
+ * but only into the context in use when they listen, which the next identity replaces.
  */
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import type { Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { InvalidArgumentError, childLogger } from '../../core/index.ts';
-import type { Component, Logger, ProxyConfig } from '../../core/index.ts';
-import type { AppliedConfig, ServingPlane } from './data-plane.ts';
-import { TlsIdentity } from './identity/tls-identity.ts';
-import type { IdentityMaterial } from './identity/tls-identity.ts';
-import { ProxyMetrics } from './metrics.ts';
-import type { ResolvedProxyOptions } from './options.ts';
-import { createProxy, localPlane } from './proxy.ts';
-import type { PlaneSpec } from './proxy.ts';
-
-type ToWorker =
-  | { type: 'cw:init'; spec: PlaneSpec }
-  | { type: 'cw:identity'; material: IdentityMaterial }
-  | { type: 'cw:config'; id: number; config: ProxyConfig; version: number }
-  | { type: 'cw:metrics'; id: number }
-  | { type: 'cw:clusters'; id: number }
-  | { type: 'cw:stop' };
-
-type FromWorker =
-  | { type: 'cw:hello' }
-  | { type: 'cw:listening'; port: number }
-  | { type: 'cw:reply'; id: number; ok: true; value: unknown }
-  | { type: 'cw:reply'; id: number; ok: false; error: string };
+import { InvalidArgumentError, childLogger } from '../../../core/index.ts';
+import type { Component, Logger, ProxyConfig } from '../../../core/index.ts';
+import type { AppliedConfig, ServingPlane } from '../data-plane.ts';
+import type { IdentityMaterial } from '../identity/tls-identity.ts';
+import { ProxyMetrics } from '../metrics.ts';
+import type { ResolvedProxyOptions } from '../options.ts';
+import { createProxy } from '../proxy.ts';
+import type { PlaneSpec } from '../proxy.ts';
+import type { FromWorker, ToWorker } from './messages.ts';
 
 /** How long a worker may take to answer a request or to start. */
 const WORKER_TIMEOUT_MS = 15_000;
@@ -70,6 +62,8 @@ export class WorkerPool implements ServingPlane {
   readonly name = 'workers';
   #spec: PlaneSpec | undefined;
   #material: IdentityMaterial | undefined;
+  /** Base64: IPC messages are JSON. */
+  #ticketKeys = '';
   #applied: AppliedConfig | undefined;
   #port: number | undefined;
   #listenerPorts: Record<string, number> = {};
@@ -117,7 +111,13 @@ export class WorkerPool implements ServingPlane {
   /** Install identity material in every worker (now, and in any worker started later). */
   identity(material: IdentityMaterial): void {
     this.#material = material;
-    for (const w of this.#workers) send(w, { type: 'cw:identity', material });
+    // Fresh keys with each identity, as a single process gets from each new context.
+    this.#ticketKeys = randomBytes(48).toString('base64');
+    for (const w of this.#workers) send(w, this.#identityMessage(material));
+  }
+
+  #identityMessage(material: IdentityMaterial): ToWorker {
+    return { type: 'cw:identity', material, ticketKeys: this.#ticketKeys };
   }
 
   async apply(config: ProxyConfig, version: number): Promise<void> {
@@ -193,7 +193,7 @@ export class WorkerPool implements ServingPlane {
     // A worker says hello once it listens for messages (IPC drops messages sent before).
     if (m.type === 'cw:hello') {
       send(worker, { type: 'cw:init', spec: this.#spec as PlaneSpec });
-      if (this.#material) send(worker, { type: 'cw:identity', material: this.#material });
+      if (this.#material) send(worker, this.#identityMessage(this.#material));
       return;
     }
     if (m.type === 'cw:listening') {
@@ -265,89 +265,4 @@ export class WorkerPool implements ServingPlane {
 
 function send(worker: Worker, message: ToWorker): void {
   if (worker.isConnected()) worker.send(message);
-}
-
-/** A worker process's components: one data plane, driven by the primary over IPC. */
-export function workerComponents(logger: Logger): Component[] {
-  return [new WorkerAgent(childLogger(logger, `worker-${cluster.worker?.id ?? 0}`))];
-}
-
-class WorkerAgent implements Component {
-  readonly name = 'worker';
-
-  constructor(private readonly logger: Logger) {}
-
-  async start(signal: AbortSignal): Promise<void> {
-    // One handler from the start: IPC delivers the identity right after the init, and a
-    // handler added later would miss it.
-    let onMessage: (m: ToWorker) => void = () => undefined;
-    let early: IdentityMaterial | undefined;
-    const spec = await new Promise<PlaneSpec | undefined>((resolve) => {
-      onMessage = (m: ToWorker) => {
-        if (m.type === 'cw:init') resolve(m.spec);
-        else if (m.type === 'cw:identity') early = m.material;
-      };
-      process.on('message', (m: ToWorker) => onMessage(m));
-      signal.addEventListener('abort', () => resolve(undefined), { once: true });
-      process.send?.({ type: 'cw:hello' });
-    });
-    if (spec === undefined) return;
-    const tls = new TlsIdentity({ trustDomain: spec.trustDomain });
-    const metrics = new ProxyMetrics({ processMetrics: true });
-    // The primary applies the initial snapshot through apply(), like any other.
-    const plane = localPlane({})({ ...spec, initial: undefined }, tls, metrics, this.logger);
-    const stop = new AbortController();
-    const running = plane.start(AbortSignal.any([signal, stop.signal]));
-    const reply = (id: number, work: () => unknown): void => {
-      void Promise.resolve()
-        .then(work)
-        .then(
-          (value) => process.send?.({ type: 'cw:reply', id, ok: true, value }),
-          (err: Error) => process.send?.({ type: 'cw:reply', id, ok: false, error: err.message }),
-        );
-    };
-    const install = (material: IdentityMaterial): void => {
-      try {
-        tls.update(material);
-      } catch (err) {
-        this.logger.error({ err: (err as Error).message }, 'identity from the primary refused');
-      }
-    };
-    if (early) install(early);
-    onMessage = (m: ToWorker): void => {
-      switch (m.type) {
-        case 'cw:identity':
-          install(m.material);
-          break;
-        case 'cw:config':
-          reply(m.id, async () => {
-            await plane.apply(m.config, m.version);
-            return plane.listenerPorts();
-          });
-          break;
-        case 'cw:metrics':
-          reply(m.id, () => metrics.registry.getMetricsAsJSON());
-          break;
-        case 'cw:clusters':
-          reply(m.id, () => plane.clusters());
-          break;
-        case 'cw:stop':
-          stop.abort();
-          break;
-        case 'cw:init':
-          break;
-      }
-    };
-    // The primary going away without a word (killed) stops this worker too.
-    process.once('disconnect', () => stop.abort());
-    try {
-      await Promise.race([plane.ready(), running]);
-      process.send?.({ type: 'cw:listening', port: plane.inboundPort() });
-      await running;
-    } finally {
-      onMessage = () => undefined;
-    }
-    // Stopped by the primary rather than a signal: end the process's runner too.
-    if (!signal.aborted) process.kill(process.pid, 'SIGTERM');
-  }
 }
