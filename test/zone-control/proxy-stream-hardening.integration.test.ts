@@ -351,6 +351,33 @@ describe('proxy stream: sessions (integration)', function () {
     }
   });
 
+  it('deregisters on a leave that arrives right before the close, behind a slow frame', async function () {
+    // A stopping proxy sends leave and closes at once; a frame still being handled (a
+    // slow health write here) must not make the zone drop that leave.
+    const registrar = zone.zone.proxyStream.registrar;
+    const health = registrar.health.bind(registrar);
+    registrar.health = async (...args: Parameters<typeof health>) => {
+      await sleep(300);
+      return health(...args);
+    };
+    try {
+      const c = await connect();
+      c.send(await helloFrame({ service: 'web', instanceId: 'web-quick-leave', node: 'vm-q' }));
+      await c.next('config');
+      c.send({ type: 'health', status: 'passing', output: 'ok' });
+      c.send({ type: 'leave' });
+      c.close();
+      await eventually(
+        async () =>
+          (await readCatalog(zone.zone.store)).instance('vm-q', 'web-quick-leave') === undefined,
+        'the instance to be deregistered',
+        5000,
+      );
+    } finally {
+      registrar.health = health;
+    }
+  });
+
   it('marks an instance disconnected when its stream closes while it is being registered', async function () {
     const registrar = zone.zone.proxyStream.registrar;
     const register = registrar.register.bind(registrar);
@@ -420,45 +447,27 @@ describe('proxy stream: sessions (integration)', function () {
   });
 
   it('does not push a snapshot the proxy would refuse, and says why in /api/proxies', async function () {
-    // Every entry here is valid on its own, but the cluster they name,
-    // `<service>.<namespace>~<subset>`, is longer than a snapshot's 128-character limit.
-    const service = 's'.repeat(63);
-    const namespace = 'n'.repeat(63);
-    const resolver = {
-      Kind: 'service-resolver',
-      Name: service,
-      Namespace: namespace,
-      Subsets: { stable: { Filter: 'Service.Meta.version == v1' } },
-      DefaultSubset: 'stable',
-    };
-    expect((await api(zone, 'PUT', '/v1/config', resolver)).status).to.equal(200);
-    const remove = `/v1/config/service-resolver/${service}?ns=${namespace}`;
-    try {
-      const c = await connect();
-      c.send(
-        await helloFrame({
-          service: 'web',
-          instanceId: 'web-bad-config',
-          upstreams: [{ service, namespace, localPort: 9301 }],
-        }),
-      );
-      await c.next('bundle');
-      const row = await eventually(
-        async () =>
-          (await proxies(zone)).find((p) => p.instanceId === 'web-bad-config' && p.configError),
-        'a configError',
-      );
-      expect(row.configError).to.match(/clusters\[0\]\.name/);
-      expect(row.configVersion).to.equal(0);
-      expect(c.all('config')).to.deep.equal([]);
-      // Fixed, it goes out and the error clears.
-      expect((await api(zone, 'DELETE', remove)).status).to.equal(200);
-      await c.next('config');
-      const fixed = (await proxies(zone)).find((p) => p.instanceId === 'web-bad-config');
-      expect(fixed?.configError).to.equal(undefined);
-      expect(fixed?.configVersion).to.equal(1);
-    } finally {
-      await api(zone, 'DELETE', remove);
-    }
+    // The hello is valid on its own, but its upstream's local port is its own inbound
+    // port: the snapshot built for it would put two listeners on one port.
+    const c = await connect();
+    c.send(
+      await helloFrame({
+        service: 'web',
+        instanceId: 'web-bad-config',
+        port: 9301,
+        upstreams: [{ service: 'backend', localPort: 9301 }],
+      }),
+    );
+    await c.next('bundle');
+    const row = await eventually(
+      async () =>
+        (await proxies(zone)).find((p) => p.instanceId === 'web-bad-config' && p.configError),
+      'a configError',
+    );
+    expect(row.configError).to.match(/outbound\[0\]\.port 9301 is already used by inbound\.port/);
+    expect(row.configVersion).to.equal(0);
+    await sleep(300);
+    expect(c.all('config')).to.deep.equal([]);
+    c.close();
   });
 });

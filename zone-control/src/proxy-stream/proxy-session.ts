@@ -148,27 +148,33 @@ export class ProxySession {
     socket.on('error', (err) => this.logger.debug({ err: String(err) }, 'proxy stream error'));
     socket.on('close', () => {
       clearTimeout(timer);
-      clearTimeout(this.#healthTimer);
-      this.#closed = true;
-      clearInterval(this.#heartbeat);
-      this.#unsubscribe?.();
-      const hello = this.#hello;
-      if (this.status && hello) {
-        const current = this.host.isCurrent(this, this.#key);
-        if (current) {
-          this.status = {
-            ...this.status,
-            connected: false,
-            disconnectedAt: new Date().toISOString(),
-          };
-          this.host.publish(this.status);
-          this.host.release(this, this.#key);
-        }
-        // A newer stream of the same instance, a `leave`, or the zone stopping: the proxy
-        // did not go away, so its check stays as it is.
-        if (current && !this.#left) this.#markDisconnected(hello);
-      }
+      // Frames that arrived before the close are handled first: a proxy that stops sends
+      // `leave` and closes at once, and that leave must still deregister it.
+      this.#inbox = this.#inbox.then(() => this.#onClose());
     });
+  }
+
+  #onClose(): void {
+    clearTimeout(this.#healthTimer);
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    this.#unsubscribe?.();
+    const hello = this.#hello;
+    if (this.status && hello) {
+      const current = this.host.isCurrent(this, this.#key);
+      if (current) {
+        this.status = {
+          ...this.status,
+          connected: false,
+          disconnectedAt: new Date().toISOString(),
+        };
+        this.host.publish(this.status);
+        this.host.release(this, this.#key);
+      }
+      // A newer stream of the same instance, a `leave`, or the zone stopping: the proxy
+      // did not go away, so its check stays as it is.
+      if (current && !this.#left) this.#markDisconnected(hello);
+    }
   }
 
   /** Close this stream because a newer one of the same instance took over. */
