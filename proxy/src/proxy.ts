@@ -35,6 +35,7 @@ import type { LocalApp } from './inbound/local-app.ts';
 import { Inbound } from './inbound/inbound.ts';
 import type { MeshTls } from './mesh-tls.ts';
 import { ProxyMetrics } from './metrics.ts';
+import { readinessOf } from './readiness.ts';
 import { Outbound } from './outbound/outbound.ts';
 import { DEFAULT_ADMIN_ADDR } from './options.ts';
 import type {
@@ -129,9 +130,11 @@ async function createBootstrapProxy(
     logger,
   );
   const readiness = (): Readiness =>
-    dataPlane.applied
-      ? { ready: true, reasons: [] }
-      : { ready: false, reasons: ['the bootstrap config is not applied yet'] };
+    readinessOf({
+      tls,
+      configApplied: dataPlane.applied !== undefined,
+      noConfig: 'the bootstrap config is not applied yet',
+    });
   const admin = new AdminServer(
     options.adminAddr ?? boot.admin ?? parseDefaultAdmin(),
     adminSource({
@@ -252,13 +255,13 @@ async function createStreamProxy(
     name: 'leaf-renewal',
     start: (signal) => identity.renew(signal, (csr) => client.send({ type: 'csr', csr })),
   };
-  const readiness = (): Readiness => {
-    const reasons: string[] = [];
-    if (!tls.ready())
-      reasons.push(`no certificate yet (zone stream ${client.connected ? 'open' : 'down'})`);
-    if (!dataPlane.applied) reasons.push('no config yet');
-    return { ready: reasons.length === 0, reasons };
-  };
+  const readiness = (): Readiness =>
+    readinessOf({
+      tls,
+      configApplied: dataPlane.applied !== undefined,
+      noConfig: 'no config yet',
+      zoneStream: client,
+    });
   admin = new AdminServer(
     options.adminAddr,
     adminSource({

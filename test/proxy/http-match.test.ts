@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { matchesHttp, pathOf } from '../../proxy/src/http-match.ts';
+import { authorityOf, matchesHttp, normalizeTarget, pathOf } from '../../proxy/src/http-match.ts';
 
 const get = { method: 'GET', path: '/api/users', headers: { 'x-env': 'canary-1' } };
 
@@ -33,5 +33,48 @@ describe('HTTP request matching', function () {
       matchesHttp({ headers: [{ name: 'x-missing', exact: 'a', invert: true }] }, get),
     ).to.equal(true);
     expect(matchesHttp({ headers: [{ name: 'x-missing', prefix: '' }] }, get)).to.equal(false);
+  });
+
+  describe('request target normalisation', function () {
+    it('returns an already-normal target unchanged (the same string)', function () {
+      const url = '/api/users?q=%2F..//x#y';
+      expect(normalizeTarget('/api/users?q=%2F')).to.equal('/api/users?q=%2F');
+      expect(normalizeTarget(url)).to.equal('/api/users?q=%2F..//x');
+      expect(normalizeTarget('/.well-known/ready')).to.equal('/.well-known/ready');
+    });
+
+    it('turns absolute-form into origin-form and gives the authority', function () {
+      expect(normalizeTarget('http://evil/admin')).to.equal('/admin');
+      expect(normalizeTarget('HTTPS://evil:8443?x=1')).to.equal('/?x=1');
+      expect(authorityOf('http://evil:81/admin')).to.equal('evil:81');
+      expect(authorityOf('/admin')).to.equal(undefined);
+      expect(normalizeTarget('*')).to.equal('*');
+    });
+
+    it('drops the fragment, resolves dot segments and merges slashes', function () {
+      expect(normalizeTarget('/admin#x')).to.equal('/admin');
+      expect(normalizeTarget('/api/../admin')).to.equal('/admin');
+      expect(normalizeTarget('/../../admin')).to.equal('/admin');
+      expect(normalizeTarget('//admin///x')).to.equal('/admin/x');
+      expect(normalizeTarget('/a/./b/../c/')).to.equal('/a/c/');
+      expect(normalizeTarget('/a/b/.')).to.equal('/a/b/');
+      expect(normalizeTarget('/a\\..\\admin')).to.equal('/admin');
+    });
+
+    it('decodes percent-encoded unreserved characters only, before resolving dots', function () {
+      expect(normalizeTarget('/%61dmin')).to.equal('/admin');
+      expect(normalizeTarget('/%2e%2E/admin')).to.equal('/admin');
+      expect(normalizeTarget('/a%20b%e4?x=%41')).to.equal('/a%20b%E4?x=%41');
+      expect(normalizeTarget('/100%')).to.equal('/100%');
+    });
+
+    it('refuses an encoded slash or backslash, and targets in no known form', function () {
+      expect(normalizeTarget('/a%2Fb')).to.equal(undefined);
+      expect(normalizeTarget('/a%2fb')).to.equal(undefined);
+      expect(normalizeTarget('/a%5cb')).to.equal(undefined);
+      expect(normalizeTarget('admin')).to.equal(undefined);
+      expect(normalizeTarget('')).to.equal(undefined);
+      expect(normalizeTarget('ftp://x/admin')).to.equal(undefined);
+    });
   });
 });

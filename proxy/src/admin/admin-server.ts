@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  InvalidArgumentError,
   MethodNotAllowedError,
   NotFoundError,
   httpStatusOf,
@@ -47,7 +48,11 @@ export class AdminServer implements Component {
     private readonly logger: Logger,
   ) {
     this.#server = http.createServer((req, res) => {
-      void this.#handle(req, res);
+      this.#handle(req, res).catch((err: unknown) => {
+        // A failure while answering (the client went away mid-write): never a crash.
+        this.logger.warn({ err: String(err) }, 'admin request failed');
+        res.destroy();
+      });
     });
   }
 
@@ -89,8 +94,14 @@ export class AdminServer implements Component {
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    let path = req.url ?? '/';
     try {
+      // Absolute-form request targets are parsed too, and `http://[` does not parse.
+      try {
+        path = new URL(path, 'http://admin').pathname;
+      } catch {
+        throw new InvalidArgumentError(`bad request target ${JSON.stringify(path)}`, 'url');
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         throw new MethodNotAllowedError(req.method ?? '', path, ['GET', 'HEAD']);
       }

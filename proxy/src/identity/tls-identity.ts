@@ -69,6 +69,7 @@ export class TlsIdentity implements MeshTls {
   /** Bumped whenever the set of roots changes. */
   #rootsGeneration = 0;
   #material: IdentityMaterial | undefined;
+  #notAfter: Date | undefined;
   readonly #verdicts = new Map<string, Verdict>();
   readonly #listeners = new Set<() => void>();
 
@@ -86,6 +87,11 @@ export class TlsIdentity implements MeshTls {
     if (!this.#material) return undefined;
     const { keyPem: _key, ...rest } = this.#material;
     return rest;
+  }
+
+  /** When our leaf expires (undefined before the first update). */
+  notAfter(): Date | undefined {
+    return this.#notAfter;
   }
 
   secureContext(): SecureContext {
@@ -124,6 +130,7 @@ export class TlsIdentity implements MeshTls {
     this.#context = context;
     this.#revoked = revoked;
     this.#material = material;
+    this.#notAfter = new Date(new X509Certificate(leaf).validTo);
     if (roots.size !== this.#roots.size || [...roots].some((r) => !this.#roots.has(r))) {
       // Verdicts were reached under the old bundle; peers are judged again (and those
       // whose chain led to a removed root are refused, see checkPeer).

@@ -14,9 +14,9 @@ import type {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
-import { PermissionDeniedError, toErrorBody } from '../../../core/index.ts';
+import { InvalidArgumentError, PermissionDeniedError, toErrorBody } from '../../../core/index.ts';
 import type { Authorization, Logger } from '../../../core/index.ts';
-import { pathOf } from '../http-match.ts';
+import { authorityOf, normalizeTarget, pathOf } from '../http-match.ts';
 import type { PeerIdentity } from '../mesh-tls.ts';
 import { ProxyMetrics } from '../metrics.ts';
 import { authorize } from './authorize.ts';
@@ -38,6 +38,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // HTTP/2-specific; an HTTP/2 client of the calling proxy must never see it.
+  'http2-settings',
 ]);
 
 export interface HttpInboundOptions {
@@ -50,6 +52,10 @@ export interface HttpInboundOptions {
   peerOf: (socket: Socket) => PeerIdentity | undefined;
   /** One info line per request. @default true */
   accessLog?: boolean;
+  /** Time for a request's headers to arrive before a 408 (slowloris). @default 60000 */
+  headersTimeoutMs?: number;
+  /** Time for a whole request to arrive before a 408. @default 300000 */
+  requestTimeoutMs?: number;
 }
 
 export class HttpInbound {
@@ -57,17 +63,40 @@ export class HttpInbound {
   readonly #agent = new http.Agent({ keepAlive: true, scheduling: 'lifo' });
 
   constructor(private readonly options: HttpInboundOptions) {
+    const requestTimeout = options.requestTimeoutMs ?? 300_000;
+    const headersTimeout = Math.min(options.headersTimeoutMs ?? 60_000, requestTimeout);
     this.#server = http.createServer(
-      // Peer proxies pool connections to us: an idle timeout well above their pools' idle
-      // time keeps us from closing a socket just as a peer reuses it (a reset, then a retry).
-      { noDelay: true, keepAliveTimeout: INBOUND_IDLE_TIMEOUT_MS },
-      (req, res) => this.#handle(req, res),
+      {
+        noDelay: true,
+        // Peer proxies pool connections to us: an idle timeout well above their pools' idle
+        // time keeps us from closing a socket just as a peer reuses it (a reset, then a retry).
+        keepAliveTimeout: INBOUND_IDLE_TIMEOUT_MS,
+        headersTimeout,
+        requestTimeout,
+        // How often Node looks for requests past those timeouts (its default is 30 s).
+        connectionsCheckingInterval: Math.max(100, Math.min(5_000, headersTimeout / 4)),
+      },
+      (req, res) => this.#handle(req, res, false),
+    );
+    // Node enforces headersTimeout and requestTimeout from a timer that a server starts
+    // when it emits 'listening' (setupConnectionsTracking in lib/_http_server.js). This
+    // server never listens (the TLS listener hands it connections), so without this any
+    // mesh peer could hold connections open with a request that never completes.
+    this.#server.emit('listening');
+    // `Expect: 100-continue`: answer 100 only once the request is authorized, so that a
+    // caller that may not send the body is not invited to.
+    this.#server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
+      this.#handle(req, res, true),
     );
     // A client error (a malformed request) answers 400 and closes, as Node does by default;
     // the listener only needs it not to become an uncaught 'error'.
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (socket.writable && err.code !== 'ECONNRESET') {
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+        socket.end(
+          err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n'
+            : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n',
+        );
       } else socket.destroy();
     });
   }
@@ -85,14 +114,20 @@ export class HttpInbound {
   /** Close every client connection and the app pool. */
   close(): void {
     this.#server.closeAllConnections();
+    // Stops the timeout checks started in the constructor (the server has no socket).
+    this.#server.close();
     this.#agent.destroy();
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  #handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
     const started = performance.now();
     const { metrics, logger } = this.options;
     const peer = this.options.peerOf(req.socket);
-    const path = pathOf(req.url);
+    const url = req.url ?? '/';
+    // Rules are matched against, and the app receives, one normalised form of the path:
+    // otherwise `/api/../admin` or `/%61dmin` would pass a deny on `/admin` and reach it.
+    const target = normalizeTarget(url);
+    const path = target === undefined ? pathOf(url) : pathOf(target);
     const method = req.method ?? 'GET';
     const done = (status: number | string): void => {
       const seconds = (performance.now() - started) / 1000;
@@ -122,6 +157,19 @@ export class HttpInbound {
       req.socket.destroy();
       return;
     }
+    if (target === undefined) {
+      reject(
+        res,
+        400,
+        new InvalidArgumentError(
+          `request target ${JSON.stringify(url)}: an encoded '/' or '\\', or not a path`,
+          'path',
+        ),
+      );
+      done(400);
+      req.resume();
+      return;
+    }
     const decision = authorize(this.options.authorization(), peer, {
       method,
       path,
@@ -129,53 +177,87 @@ export class HttpInbound {
     });
     if (!decision.allowed) {
       metrics.authzDenied.inc({ source_service: peer.service });
-      const body = JSON.stringify(
-        toErrorBody(
-          new PermissionDeniedError(
-            `${peer.spiffeId} may not ${method} ${path}: ${decision.reason}`,
-          ),
-        ),
+      reject(
+        res,
+        403,
+        new PermissionDeniedError(`${peer.spiffeId} may not ${method} ${path}: ${decision.reason}`),
       );
-      res.writeHead(403, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-      });
-      res.end(body);
       done(403);
       // Drain what the client sent so the connection stays usable.
       req.resume();
       return;
     }
-    this.#forward(req, res, peer, done);
+    if (expectsContinue) res.writeContinue();
+    this.#forward(req, res, peer, target, done);
   }
 
   #forward(
     req: IncomingMessage,
     res: ServerResponse,
     peer: PeerIdentity,
+    target: string,
     done: (status: number | string) => void,
   ): void {
     const { app } = this.options;
     const headers = forwardedHeaders(req.headers);
     headers[SOURCE_HEADER] = peer.spiffeId;
+    // An absolute-form target names the host; a Host header sent with it is ignored
+    // (RFC 9112 §3.2.2).
+    const authority = target !== req.url ? authorityOf(req.url ?? '') : undefined;
+    if (authority !== undefined) headers.host = authority;
     const upstream = http.request({
       host: app.address,
       port: app.port,
       method: req.method,
-      path: req.url,
+      path: target,
       headers,
       agent: this.#agent,
     });
     upstream.on('socket', (s) => s.setNoDelay(true));
     let answered = false;
+    const badGateway = (reason: string): void => {
+      answered = true;
+      upstream.destroy();
+      if (res.headersSent) {
+        res.destroy();
+        done('reset');
+        return;
+      }
+      const body = `invalid response from the app: ${reason}\n`;
+      res.writeHead(502, 'Bad Gateway', {
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+      done(502);
+    };
+    // A 101 the app sends on its own (the proxy forwards no Upgrade): without an 'upgrade'
+    // listener Node's client neither emits 'response' nor an error, and the call hangs.
+    upstream.on('upgrade', (_ares: IncomingMessage, socket: Socket) => {
+      socket.destroy();
+      badGateway('unexpected 101 Switching Protocols');
+    });
     upstream.on('response', (ares) => {
       answered = true;
-      const status = ares.statusCode ?? 502;
-      res.writeHead(
-        status,
-        ares.statusMessage,
-        forwardedHeaders(ares.headers) as OutgoingHttpHeaders,
-      );
+      const status = ares.statusCode ?? 0;
+      if (status < 100) {
+        ares.destroy();
+        badGateway(`invalid status ${status}`);
+        return;
+      }
+      try {
+        res.writeHead(
+          status,
+          ares.statusMessage,
+          forwardedHeaders(ares.headers) as OutgoingHttpHeaders,
+        );
+      } catch (err) {
+        // What Node's client parser accepts but its server refuses to send (a control
+        // character in the reason phrase or a header value).
+        ares.destroy();
+        badGateway((err as Error).message);
+        return;
+      }
       pipeline(ares, res, (err) => {
         // A failure mid-body cannot be turned into a status; the client sees a reset.
         if (err) res.destroy();
@@ -206,6 +288,16 @@ export class HttpInbound {
       if (!res.writableFinished) upstream.destroy();
     });
   }
+}
+
+/** An error answer as JSON (`toErrorBody`). */
+function reject(res: ServerResponse, status: number, err: Error): void {
+  const body = JSON.stringify(toErrorBody(err));
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
 }
 
 /** Request or response headers without hop-by-hop ones (and those `Connection` names). */

@@ -33,6 +33,10 @@ export interface InboundOptions {
   accessLog?: boolean;
   /** How long {@link Inbound.close} lets open connections finish. @default 5000 */
   drainMs?: number;
+  /** HTTP: time for a request's headers to arrive, then 408. @default 60000 */
+  headersTimeoutMs?: number;
+  /** HTTP: time for a whole request (headers and body) to arrive, then 408. @default 300000 */
+  requestTimeoutMs?: number;
 }
 
 /** Until a snapshot arrives nobody is allowed in. */
@@ -85,6 +89,8 @@ export class Inbound {
       authorization: () => this.#authorization,
       peerOf: (socket) => this.#peers.get(socket as TLSSocket),
       accessLog: options.accessLog,
+      headersTimeoutMs: options.headersTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs,
     });
     this.#offChange = mesh.onChange(() => this.#onTlsChange());
     this.#installDefaultContext();

@@ -15,6 +15,7 @@
 import type { ClientRequest } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { EndpointState } from './endpoint.ts';
+import { isReusable } from './mtls-connector.ts';
 import type { ConnectCallback } from './mtls-connector.ts';
 
 export interface ConnectionSource {
@@ -65,7 +66,12 @@ export class EndpointPool {
       while (idle.length > 0) {
         const socket = idle.pop() as PooledSocket;
         socket.removeListener('error', onIdleError);
-        if (socket.destroyed || !socket.writable || now - (socket[kIdleSince] ?? 0) > this.idleMs) {
+        if (
+          socket.destroyed ||
+          !socket.writable ||
+          now - (socket[kIdleSince] ?? 0) > this.idleMs ||
+          !isReusable(socket)
+        ) {
           socket.destroy();
           continue;
         }
@@ -90,7 +96,7 @@ export class EndpointPool {
 
   /** @internal a response ended and left the connection reusable. */
   release(socket: PooledSocket): void {
-    if (this.#retired || socket.destroyed) {
+    if (this.#retired || socket.destroyed || !isReusable(socket)) {
       socket.destroy();
       return;
     }

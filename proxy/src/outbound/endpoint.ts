@@ -41,6 +41,8 @@ export class EndpointState {
   ejections = 0;
   /** `Date.now()` until which the endpoint is ejected; 0 when it is not. */
   ejectedUntil = 0;
+  /** When the last ejection ended (ms since the epoch; 0: never ejected). */
+  returnedAt = 0;
   ejectTimer: NodeJS.Timeout | undefined = undefined;
 
   // Peak EWMA.

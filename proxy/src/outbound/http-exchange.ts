@@ -14,9 +14,10 @@
  */
 import { request } from 'node:http';
 import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../../core/index.ts';
 import type { ProxyMetrics } from '../metrics.ts';
-import { pathOf } from '../http-match.ts';
+import { normalizeTarget, pathOf } from '../http-match.ts';
 import type { EndpointState } from './endpoint.ts';
 import type { ListenerStats } from './listener-stats.ts';
 import { requestHeaders, responseHeaders } from './raw-headers.ts';
@@ -26,9 +27,8 @@ import type { CompiledRoute } from './route-table.ts';
 import { findRoute, pickCluster, retriesStatus } from './route-table.ts';
 import { nextTraceparent } from './traceparent.ts';
 import type { UpstreamCluster } from './upstream-cluster.ts';
-import { forgetSession } from './mtls-connector.ts';
-import { classifyUpstreamError } from './upstream-error.ts';
-import type { UpstreamError } from './upstream-error.ts';
+import { forgetSession, peerAccepted } from './mtls-connector.ts';
+import { UpstreamError, classifyUpstreamError } from './upstream-error.ts';
 
 /** Request bodies up to this size are buffered so that they can be retried. */
 export const MAX_BUFFERED_BODY = 64 * 1024;
@@ -51,6 +51,8 @@ type Tagged<T> = T & { [kExchange]?: Exchange };
 
 class Exchange implements RequestHeaderFacts {
   route: CompiledRoute | undefined = undefined;
+  /** The normalised request target, matched against routes and sent upstream. */
+  target = '/';
   cluster: UpstreamCluster | undefined = undefined;
   /** Counted in the cluster's active requests (circuit breaker). */
   counted = false;
@@ -62,6 +64,8 @@ class Exchange implements RequestHeaderFacts {
   body: Buffer | undefined = undefined;
   chunks: Buffer[] | undefined = undefined;
   streaming = false;
+  /** A streamed body started flowing to an upstream: it cannot be sent again. */
+  piped = false;
 
   endpoint: EndpointState | undefined = undefined;
   /** The endpoint of the previous attempt, avoided by the next. */
@@ -92,6 +96,14 @@ export function handleRequest(host: ExchangeHost, req: IncomingMessage, res: Ser
   const ex = new Exchange(host, req, res, performance.now());
   (res as Tagged<ServerResponse>)[kExchange] = ex;
   res.on('close', onDownstreamClose);
+  // One normalised path for route matching and the upstream (see normalizeTarget); the
+  // usual, already-normal target costs a scan and no allocation.
+  const target = normalizeTarget(req.url ?? '/');
+  if (target === undefined) {
+    localReply(ex, 400, 'invalid request target: an encoded / or \\, or not a path');
+    return;
+  }
+  ex.target = target;
   const routes = host.routes;
   const first = routes[0];
   const route =
@@ -99,7 +111,7 @@ export function handleRequest(host: ExchangeHost, req: IncomingMessage, res: Ser
       ? first
       : findRoute(routes, {
           method: req.method ?? 'GET',
-          path: pathOf(req.url),
+          path: pathOf(target),
           headers: req.headers,
         });
   if (route === undefined) {
@@ -207,15 +219,24 @@ function dispatch(ex: Exchange): void {
   cluster.breaker.pending++;
   ex.pendingCounted = true;
   ex.attemptStart = performance.now();
-  const up: Tagged<ClientRequest> = request({
-    agent: cluster.poolFor(endpoint) as unknown as Agent,
-    host: endpoint.address,
-    port: endpoint.port,
-    method: ex.req.method,
-    path: ex.req.url,
-    headers: ex.headers,
-    setHost: false,
-  });
+  let up: Tagged<ClientRequest>;
+  try {
+    up = request({
+      agent: cluster.poolFor(endpoint) as unknown as Agent,
+      host: endpoint.address,
+      port: endpoint.port,
+      method: ex.req.method,
+      path: ex.target,
+      headers: ex.headers,
+      setHost: false,
+    });
+  } catch (err) {
+    // What the downstream parser let through but Node's client will not send (a path or
+    // header value with characters HTTP/1.1 forbids, from an h2c app): the app's fault.
+    endAttempt(ex);
+    localReply(ex, 400, `invalid request: ${(err as Error).message}`);
+    return;
+  }
   up[kExchange] = ex;
   ex.upstream = up;
   up.on('socket', onUpstreamSocket);
@@ -231,7 +252,10 @@ function onUpstreamSocket(this: Tagged<ClientRequest>): void {
   const ex = this[kExchange];
   if (ex === undefined || ex.upstream !== this) return;
   releasePending(ex);
-  if (ex.streaming && !ex.finished) ex.req.pipe(this);
+  if (ex.streaming && !ex.finished) {
+    ex.piped = true;
+    ex.req.pipe(this);
+  }
 }
 
 function onUpstreamResponse(this: Tagged<ClientRequest>, ures: Tagged<IncomingMessage>): void {
@@ -240,11 +264,16 @@ function onUpstreamResponse(this: Tagged<ClientRequest>, ures: Tagged<IncomingMe
     ures.resume();
     return;
   }
-  const status = ures.statusCode ?? 502;
+  const status = ures.statusCode ?? 0;
   const endpoint = ex.endpoint as EndpointState;
   const cluster = ex.cluster as UpstreamCluster;
   const now = performance.now();
   endAttempt(ex);
+  if (status < 100) {
+    // Node's parser accepts 000-099; no client can be given one (writeHead throws).
+    badResponse(ex, this, ures, `invalid status ${status}`);
+    return;
+  }
   endpoint.observeLatency(now - ex.attemptStart, now);
   if (status >= 500) {
     endpoint.failures++;
@@ -263,11 +292,32 @@ function onUpstreamResponse(this: Tagged<ClientRequest>, ures: Tagged<IncomingMe
     ures.resume();
     return;
   }
-  if (ex.host.http2) res.writeHead(status, responseHeaders(ures.rawHeaders, true));
-  else res.writeHead(status, ures.statusMessage, responseHeaders(ures.rawHeaders));
+  try {
+    if (ex.host.http2) res.writeHead(status, responseHeaders(ures.rawHeaders, true));
+    else res.writeHead(status, ures.statusMessage, responseHeaders(ures.rawHeaders));
+  } catch (err) {
+    // What the upstream's parser let through but ours refuses to send (a control character
+    // in the reason phrase or a header value, a header HTTP/2 forbids): a bad gateway.
+    ex.status = 0;
+    // writeHead kept the reason phrase it refused; the 502 must not reuse it.
+    if (!ex.host.http2) res.statusMessage = '';
+    badResponse(ex, this, ures, (err as Error).message);
+    return;
+  }
   ures[kExchange] = ex;
   ures.on('error', onUpstreamBodyError);
   ures.pipe(res);
+}
+
+/** The upstream's response cannot be relayed: count a gateway failure, answer 502. */
+function badResponse(ex: Exchange, up: ClientRequest, ures: IncomingMessage, reason: string): void {
+  const endpoint = ex.endpoint as EndpointState;
+  endpoint.failures++;
+  (ex.cluster as UpstreamCluster).outlier.serverError(endpoint);
+  ex.upstream = undefined;
+  ures.destroy();
+  up.destroy();
+  localReply(ex, 502, `upstream sent an invalid response: ${reason}`);
 }
 
 function onUpstreamBodyError(this: Tagged<IncomingMessage>): void {
@@ -282,7 +332,18 @@ function onUpstreamError(this: Tagged<ClientRequest>, err: Error): void {
     ex.res.destroy();
     return;
   }
-  const failure = classifyUpstreamError(err);
+  let failure = classifyUpstreamError(err);
+  const socket = this.socket as TLSSocket | null;
+  if (
+    failure.failure === 'reset' &&
+    !this.reusedSocket &&
+    socket !== null &&
+    !peerAccepted(socket)
+  ) {
+    // A fresh connection that failed before the server accepted our certificate: the
+    // request never reached the application (see peerAccepted).
+    failure = new UpstreamError('connect-failure', failure.message, undefined, { cause: err });
+  }
   const endpoint = ex.endpoint as EndpointState;
   const cluster = ex.cluster as UpstreamCluster;
   endAttempt(ex);
@@ -296,8 +357,11 @@ function onUpstreamError(this: Tagged<ClientRequest>, err: Error): void {
   // session it can no longer vouch for: the next connection does a full handshake.
   if (failure.failure === 'connect-failure') forgetSession(endpoint);
   const retry = (ex.route as CompiledRoute).retry;
+  // A streamed body that began to flow is partly consumed: it cannot be sent again.
   const retryable =
-    failure.failure === 'connect-failure' ? retry.onConnectFailure : retry.onReset && mayResend(ex);
+    failure.failure === 'connect-failure'
+      ? retry.onConnectFailure && !ex.piped
+      : retry.onReset && mayResend(ex);
   if (retryable && scheduleRetry(ex, failure.failure)) return;
   gatewayFailure(ex, failure);
 }

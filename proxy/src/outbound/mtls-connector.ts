@@ -28,25 +28,95 @@ export interface ConnectTarget {
 const acceptAnyName = (): undefined => undefined;
 const kVerified = Symbol('verified');
 const kPendingSession = Symbol('pendingSession');
+const kTarget = Symbol('target');
+const kStale = Symbol('stale');
+const kAccepted = Symbol('accepted');
 
 type MeshSocket = tls.TLSSocket & {
   [kVerified]?: PeerIdentity;
   [kPendingSession]?: Buffer;
+  [kTarget]?: ConnectTarget;
+  [kStale]?: boolean;
+  [kAccepted]?: boolean;
 };
+
+/**
+ * Whether the server is known to have accepted our certificate: it sent a session ticket,
+ * which a TLS 1.3 server does only after verifying the client's certificate and Finished.
+ * TLS 1.3 reports a refusal of our certificate only after `secureConnect`, as an alert
+ * that reaches the request as a reset or hang-up; without a ticket, a failure on a fresh
+ * connection may be that refusal.
+ */
+export function peerAccepted(socket: tls.TLSSocket): boolean {
+  return (socket as MeshSocket)[kAccepted] === true;
+}
+
+/**
+ * Whether a connection may serve another request: false once a mesh context change left
+ * its peer unverifiable (a resumed session, whose certificate the client side does not
+ * have). Pools close such connections instead of reusing them.
+ */
+export function isReusable(socket: tls.TLSSocket): boolean {
+  return (socket as MeshSocket)[kStale] !== true;
+}
 
 export class MtlsConnector {
   #generation = 0;
   readonly #unsubscribe: () => void;
+  /** Every connection handed out and still open (pooled or spliced), for re-checks. */
+  readonly #open = new Set<MeshSocket>();
 
   constructor(
     private readonly mesh: MeshTls,
     private readonly metrics: ProxyMetrics,
   ) {
-    this.#unsubscribe = mesh.onChange(() => this.#generation++);
+    this.#unsubscribe = mesh.onChange(() => {
+      this.#generation++;
+      this.#recheck();
+    });
   }
 
   close(): void {
     this.#unsubscribe();
+  }
+
+  /** Connections open right now (handed out, not yet closed). */
+  get openConnections(): number {
+    return this.#open.size;
+  }
+
+  /**
+   * After a new leaf, bundle or revocation list: a connection whose peer no longer passes
+   * (revoked, or its chain no longer leads to the bundle) closes at once, busy or idle;
+   * waiting for it to close on its own would keep talking to a revoked destination for as
+   * long as the pool keeps it warm. A resumed connection cannot be checked again (the
+   * client side has no peer certificate), so it finishes its request and is not reused.
+   */
+  #recheck(): void {
+    for (const socket of this.#open) {
+      if (socket.destroyed) continue;
+      const target = socket[kTarget] as ConnectTarget;
+      if (socket.isSessionReused()) {
+        socket[kStale] = true;
+        continue;
+      }
+      if (this.mesh.checkPeer(socket, target) instanceof Error) socket.destroy();
+    }
+  }
+
+  /** @internal a verified connection is handed out. */
+  opened(socket: MeshSocket, target: ConnectTarget): void {
+    socket[kTarget] = target;
+    this.#open.add(socket);
+  }
+
+  /**
+   * A connection from {@link connect} closed. The caller reports it from the 'close'
+   * listener it has anyway: one more listener per socket would trip Node's
+   * MaxListeners warning on spliced TCP connections, whose pipeline adds many.
+   */
+  closed(socket: tls.TLSSocket): void {
+    this.#open.delete(socket);
   }
 
   /** Bumped on every mesh context change; sessions from older generations are not resumed. */
@@ -189,6 +259,7 @@ class ConnectAttempt {
     }
     this.connector.handshake('ok', resumed);
     socket[kVerified] = verdict;
+    this.connector.opened(socket, target);
     const pending = socket[kPendingSession];
     if (pending !== undefined) {
       socket[kPendingSession] = undefined;
@@ -198,6 +269,7 @@ class ConnectAttempt {
   };
 
   readonly #onSession = (session: Buffer): void => {
+    this.socket[kAccepted] = true;
     const peer = this.socket[kVerified];
     if (peer === undefined) this.socket[kPendingSession] = session;
     else this.connector.remember(this.endpoint, session, peer, this.generation);

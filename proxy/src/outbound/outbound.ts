@@ -8,7 +8,7 @@
  * latency and ejections by `address:port`), routes are swapped, and listeners no longer
  * wanted close gracefully.
  */
-import type { Logger, ProxyConfig } from '../../../core/index.ts';
+import type { Logger, OutboundListener as OutboundSpec, ProxyConfig } from '../../../core/index.ts';
 import { InvalidArgumentError, childLogger } from '../../../core/index.ts';
 import type { MeshTls } from '../mesh-tls.ts';
 import type { ProxyMetrics } from '../metrics.ts';
@@ -51,6 +51,8 @@ export class Outbound {
   readonly #draining = new Set<Promise<void>>();
   #applying: Promise<void> = Promise.resolve();
   #closed = false;
+  /** The routes each listener serves (to restore one if a protocol switch fails). */
+  #routes = new Map<string, CompiledRoute[]>();
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: OutboundOptions) {
@@ -108,41 +110,53 @@ export class Outbound {
       throw err;
     }
 
-    // 2. Bind listeners that are new or moved, before anything else changes.
+    // 2. Bind listeners that are new or moved, before anything else changes. A protocol
+    // change on the same port waits (2b): its old listener must close before the new one
+    // can bind, which is only done once everything else is known to apply.
     const bound: OutboundListenerRuntime[] = [];
     const replaced: OutboundListenerRuntime[] = [];
+    const switches: { spec: OutboundSpec; index: number; current: OutboundListenerRuntime }[] = [];
     const failures: string[] = [];
     let failedField = '';
+    const bind = async (spec: OutboundSpec, index: number): Promise<boolean> => {
+      const listener = this.#create(spec.name, spec.protocol, spec.port);
+      try {
+        await listener.listen();
+        bound.push(listener);
+        return true;
+      } catch (err) {
+        failures.push(
+          `listener ${spec.name} cannot bind ${this.#context.bindAddress}:${spec.port}: ${(err as Error).message}`,
+        );
+        failedField ||= `outbound[${index}].port`;
+        return false;
+      }
+    };
     await Promise.all(
       config.outbound.map(async (l, i) => {
         const current = this.#listeners.get(l.name);
         if (current?.requestedPort === l.port && current.protocol === l.protocol) return;
         if (current !== undefined && l.port !== 0 && current.requestedPort === l.port) {
-          // Same port, other protocol: the old socket must go before the new can bind.
-          this.#listeners.delete(l.name);
-          await current.close(0);
-        } else if (current !== undefined) {
-          replaced.push(current);
+          switches.push({ spec: l, index: i, current });
+          return;
         }
-        const listener =
-          l.protocol === 'tcp'
-            ? new TcpOutboundListener(l.name, l.port, this.#context)
-            : l.protocol === 'http2'
-              ? new Http2OutboundListener(l.name, l.port, this.#context)
-              : new HttpOutboundListener(l.name, l.port, this.#context);
-        try {
-          await listener.listen();
-          bound.push(listener);
-        } catch (err) {
-          failures.push(
-            `listener ${l.name} cannot bind ${this.#context.bindAddress}:${l.port}: ${(err as Error).message}`,
-          );
-          failedField ||= `outbound[${i}].port`;
-        }
+        if (current !== undefined) replaced.push(current);
+        await bind(l, i);
       }),
     );
+    // 2b. Same-port protocol switches, one at a time; a failure restores what was closed.
+    const switched: OutboundListenerRuntime[] = [];
+    if (failures.length === 0) {
+      for (const { spec, index, current } of switches) {
+        this.#listeners.delete(spec.name);
+        switched.push(current);
+        await current.close(0);
+        if (!(await bind(spec, index))) break;
+      }
+    }
     if (failures.length > 0) {
       await Promise.all(bound.map((l) => l.close(0)));
+      for (const old of switched) await this.#restore(old);
       for (const c of created) c.retire();
       throw new InvalidArgumentError(failures.join('; '), failedField);
     }
@@ -161,6 +175,7 @@ export class Outbound {
       listener.setRoutes(routes.get(l.name) as CompiledRoute[]);
       listeners.set(l.name, listener);
     }
+    this.#routes = routes;
     for (const [name, listener] of this.#listeners) {
       if (!listeners.has(name)) replaced.push(listener);
     }
@@ -170,6 +185,30 @@ export class Outbound {
       { listeners: this.listenerPorts(), clusters: [...clusters.keys()] },
       'outbound config applied',
     );
+  }
+
+  #create(name: string, protocol: string, port: number): OutboundListenerRuntime {
+    return protocol === 'tcp'
+      ? new TcpOutboundListener(name, port, this.#context)
+      : protocol === 'http2'
+        ? new Http2OutboundListener(name, port, this.#context)
+        : new HttpOutboundListener(name, port, this.#context);
+  }
+
+  /** Bring back a listener a failed apply closed for a protocol switch, with its routes. */
+  async #restore(old: OutboundListenerRuntime): Promise<void> {
+    const listener = this.#create(old.name, old.protocol, old.requestedPort);
+    try {
+      await listener.listen();
+    } catch (err) {
+      this.#logger.error(
+        { listener: old.name, port: old.requestedPort, err: (err as Error).message },
+        'cannot restore a listener after a rejected config; it stays down until the next one',
+      );
+      return;
+    }
+    listener.setRoutes(this.#routes.get(old.name) ?? []);
+    this.#listeners.set(old.name, listener);
   }
 
   #drain(listener: OutboundListenerRuntime): void {

@@ -158,7 +158,10 @@ export class UpstreamCluster implements ConnectionSource, OutlierHost {
         callback(err);
         return;
       }
-      socket.once('close', release);
+      socket.once('close', () => {
+        release();
+        this.connector.closed(socket);
+      });
       callback(null, socket);
     });
   }

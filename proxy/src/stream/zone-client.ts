@@ -12,7 +12,7 @@
 import { WebSocket } from 'ws';
 import type { ClientOptions, RawData } from 'ws';
 import type { PeerCertificate } from 'node:tls';
-import { parseSpiffeId, peerSpiffeId, toErrorBody } from '../../../core/index.ts';
+import { parseSpiffeId, peerSpiffeId, sleep, toErrorBody } from '../../../core/index.ts';
 import type { Component, Logger } from '../../../core/index.ts';
 import {
   MAX_FRAME_BYTES,
@@ -143,17 +143,9 @@ export class ZoneClient implements Component {
         { err: error, retryInMs: delay, attempt: this.#backoff.attempts },
         'zone stream down; serving with the last good config and certificate',
       );
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      // core's sleep removes its abort listener when the timer fires: one added per
+      // attempt and never removed would pile up on the signal while the zone is down.
+      await sleep(delay, signal);
     }
   }
 

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { AdminServer } from '../../../proxy/src/admin/admin-server.ts';
@@ -65,5 +66,15 @@ describe('proxy admin API (integration)', function () {
     const post = await fetch(`${base}/ready`, { method: 'POST' });
     expect(post.status).to.equal(405);
     expect(post.headers.get('allow')).to.equal('GET, HEAD');
+  });
+
+  it('answers 400 to a request target that does not parse, and keeps serving', async function () {
+    const socket = net.connect(admin.address().port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.end('GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const chunks: Buffer[] = [];
+    for await (const chunk of socket) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString('latin1')).to.match(/^HTTP\/1\.1 400 /);
+    expect((await fetch(`${base}/ready`)).status).to.be.oneOf([200, 503]);
   });
 });

@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import { EndpointState } from '../../../proxy/src/outbound/endpoint.ts';
-import { OutlierDetector } from '../../../proxy/src/outbound/outlier-detector.ts';
+import {
+  EJECTION_DECAY_INTERVAL_MS,
+  MAX_EJECTION_MS,
+  OutlierDetector,
+} from '../../../proxy/src/outbound/outlier-detector.ts';
 import { defaultOutlier } from '../../../core/index.ts';
 
 function host(n: number) {
@@ -44,6 +48,56 @@ describe('OutlierDetector', function () {
     d.connectFailure(e);
     expect(e.ejections).to.equal(2);
     expect(e.ejectedUntil - before).to.be.within(59_000, 60_100);
+    d.clear();
+  });
+
+  it('caps the ejection time at 300 s (Envoy max_ejection_time), however often it failed', function () {
+    const h = host(2);
+    const d = new OutlierDetector(h, {
+      ...defaultOutlier(),
+      consecutiveConnectFailures: 1,
+      maxEjectionPercent: 50,
+    });
+    const e = h.endpoints[0] as EndpointState;
+    for (let i = 0; i < 30; i++) {
+      const before = Date.now();
+      d.connectFailure(e);
+      expect(e.ejectedUntil - before).to.be.at.most(MAX_EJECTION_MS + 100);
+      d.clear();
+      // Straight back to failing: no time in service to decay the count.
+      e.returnedAt = Date.now();
+    }
+    expect(e.ejections).to.equal(30);
+    const before = Date.now();
+    d.connectFailure(e);
+    expect(e.ejectedUntil - before).to.be.within(MAX_EJECTION_MS - 1000, MAX_EJECTION_MS + 100);
+    d.clear();
+  });
+
+  it('takes one off the ejection count per 10 s back in service', function () {
+    const h = host(2);
+    const d = new OutlierDetector(h, {
+      ...defaultOutlier(),
+      consecutiveConnectFailures: 1,
+      maxEjectionPercent: 50,
+    });
+    const e = h.endpoints[0] as EndpointState;
+    for (let i = 0; i < 3; i++) {
+      d.connectFailure(e);
+      d.clear();
+    }
+    expect(e.ejections).to.equal(3);
+    // Back in service for two intervals and a bit: the fourth ejection counts as the second.
+    e.returnedAt = Date.now() - 2.5 * EJECTION_DECAY_INTERVAL_MS;
+    const before = Date.now();
+    d.connectFailure(e);
+    expect(e.ejections).to.equal(2);
+    expect(e.ejectedUntil - before).to.be.within(59_000, 60_100);
+    d.clear();
+    // A long healthy stretch starts over at the base time.
+    e.returnedAt = Date.now() - 3_600_000;
+    d.connectFailure(e);
+    expect(e.ejections).to.equal(1);
     d.clear();
   });
 
