@@ -20,7 +20,7 @@ import type { ProxyProcess } from '../helpers/proxy-process.ts';
 import { TestCa } from '../helpers/test-ca.ts';
 import { startZone } from '../helpers/zone.ts';
 import { createCsr, generateKeyPair, privateKeyToPem } from '../../core/index.ts';
-import { writeBootstrap } from './fixtures/bootstrap-files.ts';
+import { freePort, writeBootstrap } from './fixtures/bootstrap-files.ts';
 import { startHttpApp } from './fixtures/local-apps.ts';
 import type { HttpApp } from './fixtures/local-apps.ts';
 import { meshRequest } from './fixtures/mesh-client.ts';
@@ -115,10 +115,32 @@ describe('causeway run proxy (integration)', function () {
   });
 
   for (const workers of [1, 2]) {
-    it(`runs from a bootstrap file with ${workers} process${workers > 1 ? 'es (a crashed worker is replaced)' : ''}: ready, forwards, exits 0 on SIGTERM`, async function () {
+    it(`runs from a bootstrap file with ${workers} process${workers > 1 ? 'es (a crashed worker is replaced)' : ''}: ready, forwards in and out, exits 0 on SIGTERM`, async function () {
+      // An outbound listener whose cluster is the proxy's own inbound: every worker must
+      // share it (a worker that bound its own socket would fail with EADDRINUSE).
+      const inboundPort = await freePort();
+      const outboundPort = await freePort();
       const files = await writeBootstrap(dir, ca, {
         appPort: app.port,
         name: `proxy-${workers}.yaml`,
+        inboundPort,
+        outbound: [
+          {
+            name: 'api',
+            port: outboundPort,
+            protocol: 'http',
+            routes: [{ destinations: [{ cluster: 'api' }] }],
+          },
+        ],
+        clusters: [
+          {
+            name: 'api',
+            service: 'api',
+            endpoints: [
+              { address: '127.0.0.1', port: inboundPort, zone: 'test', instanceId: 'api-1' },
+            ],
+          },
+        ],
       });
       running = await runProxy(['--bootstrap', files.file, '--workers', String(workers)]);
       const admin = running.adminUrl;
@@ -155,7 +177,8 @@ describe('causeway run proxy (integration)', function () {
       expect(dump).to.include({ mode: 'bootstrap', version: 1 });
       const clusters = (await (await fetch(`${admin}/clusters`)).json()) as { clusters: unknown };
       if (workers > 1) expect(clusters.clusters).to.have.length(workers);
-      else expect(clusters.clusters).to.deep.equal([]);
+      else
+        expect((clusters.clusters as { name: string }[]).map((c) => c.name)).to.deep.equal(['api']);
       if (workers > 1) {
         await expectResumptionAcrossWorkers(running, workers, {
           port: files.inboundPort,
@@ -163,6 +186,11 @@ describe('causeway run proxy (integration)', function () {
           roots: [ca.rootPem],
           server: files.leaf.spiffeId,
         });
+      }
+      for (let i = 0; i < workers * 2; i++) {
+        const out = await fetch(`http://127.0.0.1:${outboundPort}/out/${i}`);
+        expect(out.status).to.equal(200);
+        expect(((await out.json()) as { url: string }).url).to.equal(`/out/${i}`);
       }
       const missing = await fetch(`${admin}/nope`);
       expect(missing.status).to.equal(404);

@@ -74,13 +74,12 @@ export abstract class OutboundListener<TStats> implements OutboundListenerRuntim
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
-      server.listen(
-        { port: this.requestedPort, host: this.context.bindAddress, exclusive: true },
-        () => {
-          server.off('error', onError);
-          resolve();
-        },
-      );
+      // Not `exclusive`: in `--workers` mode every worker must share the primary's
+      // listening handle for the port, as the inbound listener does.
+      server.listen({ port: this.requestedPort, host: this.context.bindAddress }, () => {
+        server.off('error', onError);
+        resolve();
+      });
     });
   }
 
