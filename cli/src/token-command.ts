@@ -74,7 +74,7 @@ export function addTokenCommand(program: Command, ctx: CliContext): void {
  * keep its mode and now hold the secret. A fresh 0600 file next to it (`wx`: never one
  * someone prepared) is renamed over it, which also means no reader sees half a token.
  */
-export async function writeSecretFile(file: string, text: string): Promise<void> {
+async function writeSecretFile(file: string, text: string): Promise<void> {
   const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     await writeFile(temp, text, { mode: 0o600, flag: 'wx' });

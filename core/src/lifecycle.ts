@@ -154,7 +154,7 @@ export async function runComponents(
     // pending await with an empty event loop would end the process with exit code 13.
     const allDone = Promise.all(running.map((r) => r.done));
     const stopped = await Promise.race([
-      aborted(stop.signal).then(() => true),
+      untilAborted(stop.signal).then(() => true),
       allDone.then(() => false),
     ]);
     if (!stopped && failure === undefined) {
@@ -218,7 +218,7 @@ async function waitReady(entry: Running, stop: AbortSignal, log: Logger): Promis
     ready,
     // A start() that fails before ready is reported by the done handler; stop waiting.
     entry.done.then((outcome) => (outcome.ok ? undefined : null)),
-    aborted(stop).then(() => null),
+    untilAborted(stop).then(() => null),
   ]);
   if (result === undefined && !stop.aborted) {
     log.info({ componentName: component.name }, 'component ready');
@@ -270,7 +270,8 @@ function isAbortError(error: unknown, signal: AbortSignal): boolean {
   );
 }
 
-function aborted(signal: AbortSignal): Promise<void> {
+/** Resolves once `signal` aborts (at once if it already has): a component's "serve until stopped". */
+export function untilAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) =>
     signal.addEventListener('abort', () => resolve(), { once: true }),

@@ -44,11 +44,7 @@ export class AppHealth implements Component {
     while (!signal.aborted) {
       await this.checkNow();
       if (this.options.spec.kind === 'none') return;
-      try {
-        await sleep(this.options.intervalMs, signal);
-      } catch {
-        return;
-      }
+      await sleep(this.options.intervalMs, signal);
     }
   }
 

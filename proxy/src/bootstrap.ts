@@ -20,7 +20,13 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { ConfigError, decodeProxyConfig, splitPem, verifyLeafChain } from '../../core/index.ts';
+import {
+  ConfigError,
+  decodeProxyConfig,
+  isPlainObject,
+  splitPem,
+  verifyLeafChain,
+} from '../../core/index.ts';
 import type { HostPort, ProxyConfig } from '../../core/index.ts';
 import type { IdentityMaterial } from './identity/tls-identity.ts';
 import type { LocalApp } from './inbound/local-app.ts';
@@ -59,14 +65,14 @@ export async function loadBootstrap(file: string): Promise<Bootstrap> {
       'bootstrap',
     );
   }
-  if (!isObject(doc)) return fail('the file must hold an object', '(root)');
+  if (!isPlainObject(doc)) return fail('the file must hold an object', '(root)');
   const root = doc;
   const known = new Set(['admin', 'inboundAddress', 'app', 'identity', 'config']);
   for (const key of Object.keys(root))
     if (!known.has(key)) fail(`unknown field (expected ${[...known].join(', ')})`, key);
 
   const hostPort = (value: unknown, field: string, allowZero: boolean): HostPort => {
-    if (!isObject(value)) return fail('must be an object { address, port }', field);
+    if (!isPlainObject(value)) return fail('must be an object { address, port }', field);
     const address = value.address ?? '127.0.0.1';
     if (typeof address !== 'string' || address === '')
       fail('must be a host or IP address', `${field}.address`);
@@ -87,7 +93,7 @@ export async function loadBootstrap(file: string): Promise<Bootstrap> {
   if (typeof inboundAddress !== 'string' || inboundAddress === '')
     fail('must be an address', 'inboundAddress');
 
-  if (!isObject(root.identity))
+  if (!isPlainObject(root.identity))
     return fail('is required: { certFile, keyFile, rootsFile }', 'identity');
   const id = root.identity;
   const readPem = async (field: string): Promise<string> => {
@@ -165,8 +171,4 @@ export async function loadBootstrap(file: string): Promise<Bootstrap> {
     spiffeId,
     config,
   };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

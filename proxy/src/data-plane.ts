@@ -4,7 +4,7 @@
  * a part refuses the snapshot (a listener port cannot bind, a check fails), it rejects
  * and the last good snapshot is what the proxy reports and keeps serving.
  */
-import { InvalidArgumentError } from '../../core/index.ts';
+import { InvalidArgumentError, untilAborted } from '../../core/index.ts';
 import type { Component, ProxyConfig } from '../../core/index.ts';
 import type { Inbound } from './inbound/inbound.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -125,11 +125,7 @@ export class DataPlane implements ServingPlane {
       throw err;
     }
     this.#started();
-    if (!signal.aborted) {
-      await new Promise<void>((resolve) =>
-        signal.addEventListener('abort', () => resolve(), { once: true }),
-      );
-    }
+    await untilAborted(signal);
     await Promise.all([this.options.inbound.close(), this.options.outbound.close()]);
   }
 }

@@ -12,10 +12,13 @@ import {
   parseDuration,
   parseEnum,
   parseInteger,
+  validateAddress,
+  validateMeta,
   validateSpiffeSegment,
   validateTrustDomain,
 } from '../../core/index.ts';
 import type { HostPort } from '../../core/index.ts';
+import { validateHelloTags } from '../../core/src/proxy-stream/messages.ts';
 
 export interface ProxyOptions {
   /** A static bootstrap file (YAML or JSON); no control plane. See docs/proxy.md. */
@@ -215,12 +218,15 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     appProtocol: parseEnum(options.appProtocol ?? 'tcp', 'appProtocol', ['tcp', 'http'] as const),
     upstreams,
     inbound,
-    address: options.address ?? advertisedAddress(inbound.host),
+    address: wrap(
+      () => validateAddress(options.address ?? advertisedAddress(inbound.host), 'address'),
+      'address',
+    ),
     adminAddr: parseAddr(options.adminAddr ?? DEFAULT_ADMIN_ADDR, 'adminAddr'),
     instanceId,
     node,
     meta: parseMeta(options.meta ?? []),
-    tags: options.tag ?? [],
+    tags: wrap(() => validateHelloTags(options.tag ?? [], 'tag'), 'tag'),
   };
 }
 
@@ -259,19 +265,19 @@ export function parseHealthCheck(value: string): HealthCheckSpec {
 }
 
 function parseMeta(entries: readonly string[]): Record<string, string> {
-  const meta: Record<string, string> = {};
-  for (const [i, entry] of entries.entries()) {
+  const pairs = entries.map((entry, i): [string, string] => {
     const eq = entry.indexOf('=');
-    const key = entry.slice(0, eq);
-    if (eq < 1 || !/^[A-Za-z0-9_.-]{1,128}$/.test(key)) {
+    if (eq < 1) {
       throw new ConfigError(
         `meta[${i}] must be key=value (got ${JSON.stringify(entry)})`,
         `meta[${i}]`,
       );
     }
-    meta[key] = entry.slice(eq + 1);
-  }
-  return meta;
+    return [entry.slice(0, eq), entry.slice(eq + 1)];
+  });
+  // The catalog's rules (no "." in keys, no "consul-" prefix), which the zone applies to
+  // the hello: refused here, a bad key is a startup error, not a proxy reconnecting forever.
+  return wrap(() => validateMeta(Object.fromEntries(pairs), 'meta'), 'meta');
 }
 
 /** The address peers reach: the bind address if specific, else this host's first IPv4. */
@@ -294,11 +300,15 @@ function label(value: string, field: string): string {
   return wrap(() => validateSpiffeSegment(value, field), field);
 }
 
-/** Core validators throw InvalidArgumentError; options report ConfigError (exit code 2). */
+/**
+ * Core validators throw InvalidArgumentError; options report ConfigError (exit code 2),
+ * keeping the validator's field when it is more precise (`meta.app.version`).
+ */
 function wrap<T>(fn: () => T, field: string): T {
   try {
     return fn();
   } catch (err) {
-    throw new ConfigError((err as Error).message, field);
+    const inner = (err as { field?: unknown }).field;
+    throw new ConfigError((err as Error).message, typeof inner === 'string' ? inner : field);
   }
 }

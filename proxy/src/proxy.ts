@@ -18,9 +18,10 @@ import {
   childLogger,
   decodeProxyConfig,
   formatSpiffeId,
+  parseAddr,
   splitPem,
 } from '../../core/index.ts';
-import type { Component, HostPort, Logger, ProxyConfig } from '../../core/index.ts';
+import type { Component, Logger, ProxyConfig } from '../../core/index.ts';
 import { AdminServer } from './admin/admin-server.ts';
 import type { AdminSource, Readiness } from './admin/admin-server.ts';
 import { adminSource, identityDump } from './admin/admin-source.ts';
@@ -136,7 +137,7 @@ async function createBootstrapProxy(
       noConfig: 'the bootstrap config is not applied yet',
     });
   const admin = new AdminServer(
-    options.adminAddr ?? boot.admin ?? parseDefaultAdmin(),
+    options.adminAddr ?? boot.admin ?? parseAddr(DEFAULT_ADMIN_ADDR, 'adminAddr'),
     adminSource({
       readiness,
       dataPlane,
@@ -316,11 +317,6 @@ export function localPlane(deps: Pick<ProxyDeps, 'createOutbound'>) {
 
 function defaultOutbound(options: OutboundFactoryOptions): OutboundPlane {
   return new Outbound(options);
-}
-
-function parseDefaultAdmin(): HostPort {
-  const [host = '127.0.0.1', port = '15000'] = DEFAULT_ADMIN_ADDR.split(':');
-  return { host, port: Number(port) };
 }
 
 async function readRoots(file: string): Promise<string[]> {

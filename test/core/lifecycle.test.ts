@@ -5,6 +5,7 @@ import {
   DrainTimeoutError,
   runComponents,
   sleep as abortableSleep,
+  untilAborted,
 } from '../../core/src/lifecycle.ts';
 import type { Component, SignalInstaller } from '../../core/src/lifecycle.ts';
 import { createLogger } from '../../core/src/logging.ts';
@@ -395,5 +396,17 @@ describe('sleep (abortable)', function () {
     expect(done).to.equal(true);
     await abortableSleep(1, new AbortController().signal);
     await abortableSleep(60_000, AbortSignal.abort());
+  });
+
+  it('waits until the signal aborts, or not at all when it already has', async function () {
+    const ac = new AbortController();
+    let done = false;
+    const waiting = untilAborted(ac.signal).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).to.equal(false);
+    ac.abort();
+    await waiting;
+    expect(done).to.equal(true);
+    await untilAborted(AbortSignal.abort());
   });
 });

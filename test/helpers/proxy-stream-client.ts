@@ -11,8 +11,7 @@ import {
   spiffeServerIdentityCheck,
 } from '../../core/index.ts';
 import type { ZoneMessage } from '../../core/src/proxy-stream/messages.ts';
-import { PROTOCOL_VERSION } from '../../core/src/proxy-stream/messages.ts';
-import { rawText } from '../../zone-control/src/proxy-stream/proxy-session.ts';
+import { PROTOCOL_VERSION, frameText } from '../../core/src/proxy-stream/messages.ts';
 import { eventually } from './async.ts';
 import { TEST_TRUST_DOMAIN, workloadId } from './ca.ts';
 import type { TestZone } from './zone.ts';
@@ -21,7 +20,7 @@ export class StreamClient {
   readonly frames: ZoneMessage[] = [];
   closeCode: number | undefined;
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => this.frames.push(JSON.parse(rawText(data)) as ZoneMessage));
+    ws.on('message', (data) => this.frames.push(JSON.parse(frameText(data)) as ZoneMessage));
     ws.on('close', (code) => (this.closeCode = code));
     ws.on('error', () => undefined);
   }

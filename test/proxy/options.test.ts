@@ -120,6 +120,17 @@ describe('proxy options and flags', function () {
     ).to.equal('zoneControl');
   });
 
+  it('refuses meta, tags and addresses the zone would refuse in the hello', function () {
+    const dotted = configError(() => stream([...base, '--meta', 'app.version=v2']));
+    expect(dotted.field).to.equal('meta.app.version');
+    expect(dotted.message).to.match(/letters, digits/);
+    expect(configError(() => stream([...base, '--meta', 'consul-x=1'])).message).to.match(
+      /reserved/,
+    );
+    expect(configError(() => stream([...base, '--tag', 'x'.repeat(257)])).field).to.equal('tag[0]');
+    expect(configError(() => stream([...base, '--address', '0.0.0.0'])).field).to.equal('address');
+  });
+
   it('takes a bootstrap file alone, admin address optional', function () {
     expect(
       resolveProxyOptions(parseProxyFlags(['--bootstrap', 'p.yaml', '--workers', '2'], {})),

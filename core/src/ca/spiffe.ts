@@ -19,7 +19,16 @@ export type SpiffeId =
 // strings work as Kubernetes names and in metrics labels.
 const trustDomainPattern =
   /^(?=.{1,255}$)[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$/;
-const namePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/**
+ * A lowercase DNS label (RFC 1123): 1-63 letters, digits and inner hyphens. Service,
+ * namespace, zone and subset names are labels so they fit SPIFFE IDs, SNI and metrics.
+ */
+export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Whether `value` is a lowercase DNS label (see {@link DNS_LABEL}). */
+export function isDnsLabel(value: unknown): value is string {
+  return typeof value === 'string' && DNS_LABEL.test(value);
+}
 
 /** @throws InvalidArgumentError naming `field` unless `value` is a valid trust domain. */
 export function validateTrustDomain(value: unknown, field = 'trustDomain'): string {
@@ -34,7 +43,7 @@ export function validateTrustDomain(value: unknown, field = 'trustDomain'): stri
 
 /** @throws InvalidArgumentError naming `field` unless `value` is a lowercase DNS label. */
 export function validateSpiffeSegment(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !namePattern.test(value)) {
+  if (!isDnsLabel(value)) {
     throw new InvalidArgumentError(
       `${field} must be a lowercase DNS label of 1-63 letters, digits and inner hyphens (got ${JSON.stringify(value)})`,
       field,

@@ -4,6 +4,7 @@
  * "Request decoding failed:" and names the field, and whose `field` is that path, so the
  * zone's /v1 routes answer a plain-text 400 that says what to fix.
  */
+import { isDnsLabel } from '../ca/spiffe.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { EntryFields, badField, durationMs, typeName } from './fields.ts';
 import { parseSubsetFilter } from './subset-filter.ts';
@@ -29,8 +30,6 @@ import type {
   UpstreamDefaults,
 } from './types.ts';
 
-/** Service, subset, namespace and zone names: DNS labels, as SPIFFE IDs and SNI need. */
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const METHOD = /^[A-Z]{1,20}$/;
 const HEADER = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const MAX_ROUTES = 128;
@@ -65,7 +64,8 @@ export function checkKind(kind: string, field = 'Kind'): ConfigEntryKind {
 /** Check a name path or body parameter: a DNS label, or `*` where `wildcard` allows it. */
 export function checkEntryName(name: string, field: string, wildcard = false): string {
   if (wildcard && name === '*') return name;
-  if (!LABEL.test(name)) {
+  // Service, subset, namespace and zone names: DNS labels, as SPIFFE IDs and SNI need.
+  if (!isDnsLabel(name)) {
     throw badField(
       field,
       `must be a lowercase DNS label (letters, digits, "-"; at most 63)${wildcard ? ' or "*"' : ''}, got ${JSON.stringify(name)}`,

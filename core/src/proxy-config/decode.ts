@@ -5,6 +5,7 @@
  * cross-references (routes → clusters, unique ports) are checked here too, not when the
  * proxy is half-way through applying it.
  */
+import { isDnsLabel } from '../ca/spiffe.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { HEALTH_STATUSES } from '../catalog/types.ts';
 import {
@@ -35,7 +36,6 @@ import type {
   Route,
 } from './types.ts';
 
-const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 // Room for `<service>.<namespace>~<subset>` with every part at its 63-character limit.
 const CLUSTER_NAME = /^[a-z0-9]([a-z0-9~._-]{0,253}[a-z0-9])?$/;
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
@@ -106,7 +106,7 @@ function decodeRule(f: Fields): AuthzRule {
   for (const part of ['service', 'namespace', 'zone'] as const) {
     const v = source.optionalString(part, 63);
     if (v !== undefined && v !== '*') {
-      if (!NAME.test(v)) {
+      if (!isDnsLabel(v)) {
         throw new InvalidArgumentError(
           `${source.at(part)} must be a DNS label or *`,
           source.at(part),
@@ -443,7 +443,7 @@ class Fields {
 
   name(key: string, fallback?: string): string {
     const v = this.#value[key] ?? fallback;
-    if (typeof v !== 'string' || !NAME.test(v)) {
+    if (!isDnsLabel(v)) {
       throw new InvalidArgumentError(
         `${this.at(key)} must be a lowercase DNS label (got ${JSON.stringify(v)})`,
         this.at(key),

@@ -19,7 +19,14 @@
  * snapshot), `error`. Every push carries a version and a fresh nonce: an ACK for an old
  * nonce says nothing about the newest push (xDS's rule).
  */
-import { validateAddress, validateMeta, validateName } from '../catalog/validate.ts';
+import {
+  validateAddress,
+  validateMeta,
+  validateName,
+  validateStatus,
+  validateTags,
+} from '../catalog/validate.ts';
+import { isDnsLabel } from '../ca/spiffe.ts';
 import { InvalidArgumentError, toErrorBody } from '../errors.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -127,11 +134,12 @@ export interface ErrorMessage {
 export type ZoneMessage = LeafPush | BundlePush | ConfigPush | ErrorMessage;
 
 const PUSH_KINDS: readonly PushKind[] = ['config', 'bundle', 'leaf'];
-const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const MAX_REASON = 4096;
 const MAX_UPSTREAMS = 1024;
 /** Longest tag a hello may carry (Consul has no limit; a 100 kB tag is not a label). */
 export const MAX_TAG_LENGTH = 256;
+/** Most tags a hello may carry. */
+export const MAX_TAGS = 64;
 const MAX_NODE_LENGTH = 128;
 
 /** Parse and check a frame a proxy sent. @throws InvalidArgumentError naming the field. */
@@ -147,10 +155,7 @@ export function decodeProxyMessage(frame: string | Buffer): ProxyMessage {
     case 'nack':
       return { type: 'nack', ...pushRef(m), reason: text(m, 'reason', MAX_REASON) };
     case 'health': {
-      const status = m.status;
-      if (status !== 'passing' && status !== 'warning' && status !== 'critical') {
-        throw new InvalidArgumentError('status must be passing, warning or critical', 'status');
-      }
+      const status = validateStatus(m.status, 'status');
       const output = m.output ?? '';
       if (typeof output !== 'string' || output.length > MAX_REASON) {
         throw new InvalidArgumentError(
@@ -217,6 +222,16 @@ export function decodeZoneMessage(frame: string | Buffer): ZoneMessage {
     default:
       throw unknownType(m.type, ['leaf', 'bundle', 'config', 'error']);
   }
+}
+
+/**
+ * A frame's text, whatever shape the WebSocket library delivered it in (ws's `RawData`:
+ * one buffer, an ArrayBuffer, or fragments).
+ */
+export function frameText(data: Buffer | ArrayBuffer | Buffer[]): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  return Buffer.from(data).toString('utf8');
 }
 
 /** The `error` frame for a refused message: the same code and message an API would give. */
@@ -325,45 +340,31 @@ function decodeHello(m: Fields): HelloMessage {
       m.node === undefined ? instanceId : text(m, 'node', MAX_NODE_LENGTH),
       'node',
     ),
-    meta: validateMeta(stringMap(m.meta, 'meta'), 'meta'),
-    tags: m.tags === undefined ? [] : tagList(m),
+    meta: m.meta === undefined ? {} : { ...validateMeta(m.meta, 'meta') },
+    tags: m.tags === undefined ? [] : validateHelloTags(m.tags, 'tags'),
   };
   if (m.adminPort !== undefined) hello.adminPort = port(m.adminPort, 'adminPort');
   return hello;
 }
 
-function stringMap(v: unknown, field: string): Record<string, string> {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new InvalidArgumentError(`${field} must be an object of strings`, field);
+/**
+ * A hello's tags: the catalog's rule (a list of strings) within the hello's limits. The
+ * proxy checks its `--tag` flags with this too, so the zone never refuses what it sent.
+ */
+export function validateHelloTags(value: unknown, field: string): string[] {
+  const tags = validateTags(value, field);
+  if (tags.length > MAX_TAGS) {
+    throw new InvalidArgumentError(`${field} may hold at most ${MAX_TAGS} tags`, field);
   }
-  const entries = Object.entries(v);
-  if (entries.length > 64) {
-    throw new InvalidArgumentError(`${field} may hold at most 64 entries`, field);
-  }
-  for (const [k, value] of entries) {
-    // The catalog's meta keys: letters, digits, `_` and `-` (no `.`).
-    if (!/^[A-Za-z0-9_-]{1,128}$/.test(k) || typeof value !== 'string' || value.length > 512) {
-      throw new InvalidArgumentError(
-        `${field}.${k} must be a string of at most 512 characters under a key of letters, digits, _ and -`,
-        `${field}.${k}`,
-      );
-    }
-  }
-  return Object.fromEntries(entries);
-}
-
-function tagList(m: Fields): string[] {
-  const tags = textList(m, 'tags', 0, 64);
   tags.forEach((tag, i) => {
     if (tag.length > MAX_TAG_LENGTH) {
       throw new InvalidArgumentError(
-        `tags[${i}] is ${tag.length} characters; the limit is ${MAX_TAG_LENGTH}`,
-        `tags[${i}]`,
+        `${field}[${i}] is ${tag.length} characters; the limit is ${MAX_TAG_LENGTH}`,
+        `${field}[${i}]`,
       );
     }
   });
-  return tags;
+  return [...tags];
 }
 
 function pushRef(m: Fields): { kind: PushKind; version: number; nonce: string } {
@@ -418,7 +419,7 @@ function timestamp(m: Fields, field: string): string {
 }
 
 function name(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !NAME.test(v)) {
+  if (!isDnsLabel(v)) {
     throw new InvalidArgumentError(
       `${field} must be a lowercase DNS label (got ${JSON.stringify(v)})`,
       field,

@@ -12,6 +12,7 @@ import {
   NotFoundError,
   httpStatusOf,
   toErrorBody,
+  untilAborted,
 } from '../../../core/index.ts';
 import type { Component, HostPort, Logger } from '../../../core/index.ts';
 
@@ -86,7 +87,7 @@ export class AdminServer implements Component {
 
   async start(signal: AbortSignal): Promise<void> {
     await this.listen();
-    if (!signal.aborted) await once(signal, 'abort');
+    await untilAborted(signal);
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();

@@ -17,12 +17,13 @@ import {
   PermissionDeniedError,
   createCsr,
   generateKeyPair,
+  normalizeSerial,
   privateKeyToPem,
+  splitPem,
   verifyLeafChain,
 } from '../../../core/index.ts';
 import type { IssuedLeaf, KeyPair, Logger } from '../../../core/index.ts';
 import type { BundlePush, LeafPush } from '../../../core/src/proxy-stream/messages.ts';
-import { certificatesOf } from './pem.ts';
 import type { IdentityMaterial } from './tls-identity.ts';
 
 /** Where installed identity material goes: the TLS identity, and workers if any. */
@@ -116,7 +117,7 @@ export class StreamIdentity {
 
   /** Check and install a pushed leaf. @throws when it is not ours or not trusted. */
   applyLeaf(push: LeafPush): void {
-    const leafPem = certificatesOf(push.certificatePem)[0];
+    const leafPem = splitPem(push.certificatePem)[0];
     if (leafPem === undefined)
       throw new InvalidArgumentError('certificatePem holds no certificate', 'certificatePem');
     const cert = new X509Certificate(leafPem);
@@ -129,7 +130,7 @@ export class StreamIdentity {
         'the leaf is not for a key this proxy generated (no matching CSR)',
       );
     }
-    const chain = [leafPem, ...certificatesOf(push.chainPem).filter((p) => p !== leafPem)];
+    const chain = [leafPem, ...splitPem(push.chainPem).filter((p) => p !== leafPem)];
     const verified = verifyLeafChain(chain, this.#roots);
     if (this.#spiffeId !== undefined && verified.spiffeId !== this.#spiffeId) {
       throw new PermissionDeniedError(`the leaf names ${verified.spiffeId}, not ${this.#spiffeId}`);
@@ -154,7 +155,7 @@ export class StreamIdentity {
       notBefore: new Date(cert.validFrom),
       notAfter: new Date(cert.validTo),
       issuedAt: new Date(push.issuedAt),
-      serial: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+      serial: normalizeSerial(cert.serialNumber),
       version: push.version,
     };
     this.options.logger.info(

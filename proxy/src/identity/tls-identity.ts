@@ -14,9 +14,15 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { DetailedPeerCertificate, PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
-import { PermissionDeniedError, RevocationList, parseSpiffeId } from '../../../core/index.ts';
+import {
+  PermissionDeniedError,
+  RevocationList,
+  normalizeSerial,
+  parseSpiffeId,
+  peerSpiffeId,
+  splitPem,
+} from '../../../core/index.ts';
 import type { MeshTls, PeerIdentity } from '../mesh-tls.ts';
-import { certificatesOf } from './pem.ts';
 
 /** What a zone sends (leaf, bundle frames) or a bootstrap file holds. */
 export interface IdentityMaterial {
@@ -109,11 +115,11 @@ export class TlsIdentity implements MeshTls {
    *   issued under (see {@link checkPeer}). Without them the context makes its own.
    */
   update(material: IdentityMaterial, ticketKeys?: Buffer): void {
-    const leaf = certificatesOf(material.certificatePem)[0];
+    const leaf = splitPem(material.certificatePem)[0];
     if (leaf === undefined) {
       throw new PermissionDeniedError('the identity has no leaf certificate');
     }
-    const chain = certificatesOf(material.chainPem).filter((pem) => pem !== leaf);
+    const chain = splitPem(material.chainPem).filter((pem) => pem !== leaf);
     const revoked = new RevocationList(material.revokedSerials);
     const context = createSecureContext({
       cert: [leaf, ...chain].join('\n'),
@@ -201,20 +207,19 @@ export class TlsIdentity implements MeshTls {
   }
 
   #judge(leaf: DetailedPeerCertificate, resumed: boolean): Verdict {
-    const serial = leaf.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
+    const serial = normalizeSerial(leaf.serialNumber);
     const refuse = (why: string): Verdict => ({
       identity: undefined,
       refusal: new PermissionDeniedError(`peer refused: ${why}`),
       serial,
       anchor: undefined,
     });
-    const san = leaf.subjectaltname ?? '';
-    if (!san.startsWith('URI:') || san.includes(', ')) {
+    const spiffeId = peerSpiffeId(leaf);
+    if (spiffeId === undefined) {
       return refuse(
-        `the leaf must have exactly one SAN, a SPIFFE URI (got ${JSON.stringify(san)})`,
+        `the leaf must have exactly one SAN, a SPIFFE URI (got ${JSON.stringify(leaf.subjectaltname ?? '')})`,
       );
     }
-    const spiffeId = san.slice(4);
     let id;
     try {
       id = parseSpiffeId(spiffeId, 'peer');

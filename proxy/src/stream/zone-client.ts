@@ -18,6 +18,7 @@ import {
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   decodeZoneMessage,
+  frameText,
 } from '../../../core/src/proxy-stream/messages.ts';
 import type {
   BundlePush,
@@ -214,7 +215,7 @@ export class ZoneClient implements Component {
       ws.on('pong', () => (alive = true));
       ws.on('message', (data: RawData, isBinary: boolean) => {
         alive = true;
-        const text = rawText(data);
+        const text = frameText(data);
         queue = queue.then(() => (isBinary ? undefined : this.#onFrame(ws, text)));
       });
       ws.on('error', (err) => {
@@ -353,9 +354,4 @@ function reasonOf(err: unknown): string {
     err instanceof Error && error.code === 'CW_ERR_INTERNAL' ? err.message : error.message;
   const field = error.field ? ` (${error.field})` : '';
   return `${text}${field}`.slice(0, 4000);
-}
-
-function rawText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data as ArrayBuffer).toString('utf8');
 }

@@ -29,7 +29,7 @@ import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { InvalidArgumentError, childLogger } from '../../../core/index.ts';
+import { InvalidArgumentError, childLogger, untilAborted } from '../../../core/index.ts';
 import type { Component, Logger, ProxyConfig } from '../../../core/index.ts';
 import type { AppliedConfig, ServingPlane } from '../data-plane.ts';
 import type { IdentityMaterial } from '../identity/tls-identity.ts';
@@ -163,10 +163,7 @@ export class WorkerPool implements ServingPlane {
       await this.#stopAll();
       throw err;
     }
-    if (!signal.aborted)
-      await new Promise<void>((resolve) =>
-        signal.addEventListener('abort', () => resolve(), { once: true }),
-      );
+    await untilAborted(signal);
     await this.#stopAll();
   }
 

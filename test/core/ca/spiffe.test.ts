@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import {
   formatSpiffeId,
+  isDnsLabel,
   isSpiffeId,
   parseSpiffeId,
   zonePrefix,
@@ -52,6 +53,15 @@ describe('ca/spiffe', function () {
       expect(isSpiffeId(value)).to.equal(false);
     });
   }
+
+  it('takes lowercase DNS labels of 1-63 characters as names and nothing else', function () {
+    for (const ok of ['a', 'web', 'web-2', '0', 'a'.repeat(63)]) {
+      expect(isDnsLabel(ok), ok).to.equal(true);
+    }
+    for (const bad of ['', 'Web', '-web', 'web-', 'a.b', 'a_b', 'a'.repeat(64), 7, undefined]) {
+      expect(isDnsLabel(bad), String(bad)).to.equal(false);
+    }
+  });
 
   it('refuses to format an ID with a bad part, naming the field', function () {
     expect(() =>

@@ -17,7 +17,7 @@ import { expect } from 'chai';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { rawText } from '../../../zone-control/src/proxy-stream/proxy-session.ts';
+import { frameText } from '../../../core/src/proxy-stream/messages.ts';
 import { createCsr, generateKeyPair, runComponents } from '../../../core/index.ts';
 import { createProxy } from '../../../proxy/src/proxy.ts';
 import type { Proxy } from '../../../proxy/src/proxy.ts';
@@ -55,7 +55,7 @@ class ScriptedZone {
     this.#wss.on('connection', (ws, req) => {
       this.upgrades.push(req);
       this.socket = ws;
-      ws.on('message', (data) => void this.#onFrame(JSON.parse(rawText(data)) as Frame));
+      ws.on('message', (data) => void this.#onFrame(JSON.parse(frameText(data)) as Frame));
     });
   }
 

@@ -14,6 +14,7 @@ import type { RouteModule } from '../http/app.ts';
 import { parseBlockingQuery, setConsulHeaders, waitForChange } from '../http/blocking.ts';
 import { readJsonBody } from '../http/body.ts';
 import { bootstrapViaApi } from './acl-bootstrap.ts';
+import { AclDisabledError } from './acl-disabled-error.ts';
 import { parseBootstrapInput, parsePolicyInput, parseTokenInput } from './acl-input.ts';
 import { createPolicy, deletePolicy, updatePolicy } from './acl-policies.ts';
 import {
@@ -36,15 +37,6 @@ import { policyShape, policyStub, tokenShape, tokenStub } from './acl-shapes.ts'
 import type { PolicyIndex } from './acl-shapes.ts';
 import { createToken, deleteToken, updateToken } from './acl-tokens.ts';
 import { requireAccess } from './authorizer.ts';
-
-/** Consul's answer when ACLs are off; a koa-style error so the error middleware renders it. */
-class AclDisabledError extends Error {
-  readonly status = 401;
-  readonly expose = true;
-  constructor() {
-    super('ACL support disabled');
-  }
-}
 
 async function policyIndex(
   store: Store,

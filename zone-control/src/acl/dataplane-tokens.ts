@@ -14,16 +14,16 @@
  * `default`.
  */
 import type Router from '@koa/router';
-import { InvalidArgumentError } from '../../../core/index.ts';
+import { InvalidArgumentError, isDnsLabel } from '../../../core/index.ts';
 import { stateOf } from '../http/api-context.ts';
 import type { ApiDeps } from '../http/api-context.ts';
 import type { RouteModule } from '../http/app.ts';
 import { readJsonBody } from '../http/body.ts';
 import { parseGoDuration } from '../http/go-duration.ts';
+import { AclDisabledError } from './acl-disabled-error.ts';
 import { createToken } from './acl-tokens.ts';
 import { requireAccess } from './authorizer.ts';
 
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const MIN_TTL_MS = 60_000;
 const MAX_TTL_MS = 24 * 3_600_000;
 
@@ -33,17 +33,8 @@ export interface DataplaneTokenRequest {
   ttlMs?: number;
 }
 
-/** With ACLs off there is nothing to issue; a koa-style error the middleware renders. */
-class AclDisabledError extends Error {
-  readonly status = 401;
-  readonly expose = true;
-  constructor() {
-    super('ACL support disabled: with --dev proxies connect without a token');
-  }
-}
-
 /** Check the body; each refusal names its field. */
-export function parseDataplaneTokenRequest(body: unknown): DataplaneTokenRequest {
+function parseDataplaneTokenRequest(body: unknown): DataplaneTokenRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidArgumentError('the body must be a JSON object with a "service"', 'body');
   }
@@ -57,7 +48,7 @@ export function parseDataplaneTokenRequest(body: unknown): DataplaneTokenRequest
     }
   }
   const label = (field: string, value: unknown): string => {
-    if (typeof value !== 'string' || !LABEL.test(value)) {
+    if (!isDnsLabel(value)) {
       throw new InvalidArgumentError(
         `${field} must be a lowercase DNS label (got ${JSON.stringify(value)})`,
         field,
@@ -93,7 +84,12 @@ export function parseDataplaneTokenRequest(body: unknown): DataplaneTokenRequest
 export function dataplaneTokenRoutes(aclEnabled: boolean): RouteModule {
   return (router: Router, deps: ApiDeps) => {
     router.post('/api/dataplane-tokens', async (ctx) => {
-      if (!aclEnabled) throw new AclDisabledError();
+      if (!aclEnabled) {
+        // With ACLs off there is nothing to issue.
+        throw new AclDisabledError(
+          'ACL support disabled: with --dev proxies connect without a token',
+        );
+      }
       requireAccess(stateOf(ctx).authz, 'acl', '', 'write');
       const request = parseDataplaneTokenRequest(await readJsonBody(ctx, 64 * 1024));
       const { stored, secretId } = await createToken(deps.store, {

@@ -46,9 +46,7 @@ export interface ProxyRegistrarOptions {
 }
 
 /** The catalog owner of the records a proxy writes: bound to the identity it is entitled to. */
-export function proxySource(
-  hello: Pick<HelloMessage, 'namespace' | 'service' | 'instanceId'>,
-): Source {
+function proxySource(hello: Pick<HelloMessage, 'namespace' | 'service' | 'instanceId'>): Source {
   return { kind: 'proxy', owner: `${hello.namespace}/${hello.service}/${hello.instanceId}` };
 }
 
@@ -63,11 +61,11 @@ export function sessionKey(
   return `${hello.namespace}/${hello.service}/${hello.node}/${hello.instanceId}`;
 }
 
-export function streamCheckId(instanceId: string): string {
+function streamCheckId(instanceId: string): string {
   return `proxy:${instanceId}:stream`;
 }
 
-export function appCheckId(instanceId: string): string {
+function appCheckId(instanceId: string): string {
   return `proxy:${instanceId}:app`;
 }
 

@@ -15,8 +15,12 @@
  * instead of keeping it, and its leaves, for as long as the connection lasts.
  */
 import { randomBytes } from 'node:crypto';
-import type { RawData, WebSocket } from 'ws';
-import { decodeProxyMessage, errorFrame } from '../../../core/src/proxy-stream/messages.ts';
+import type { WebSocket } from 'ws';
+import {
+  decodeProxyMessage,
+  errorFrame,
+  frameText,
+} from '../../../core/src/proxy-stream/messages.ts';
 import type {
   HealthMessage,
   HelloMessage,
@@ -140,7 +144,7 @@ export class ProxySession {
       }
       // One frame at a time, in order: a `health` sent right behind the `hello` must not
       // be read before the hello has registered the instance.
-      const text = rawText(data);
+      const text = frameText(data);
       this.#inbox = this.#inbox.then(() => this.#handle(text));
     });
     // A protocol error (an oversized or malformed frame) closes the socket; without a
@@ -390,7 +394,8 @@ export class ProxySession {
       const hello = this.#hello;
       if (!hello || this.#closed || !this.#identitySent) return;
       const snapshot = buildSnapshot(await this.host.inputs.current(), hello);
-      const text = canonicalJson(snapshot);
+      // The builder is pure and builds in a fixed order: equal inputs give equal text.
+      const text = JSON.stringify(snapshot);
       if (text === this.#lastSnapshot) return;
       const status = this.status as ProxyStatus;
       try {
@@ -492,20 +497,4 @@ export class ProxySession {
     // 1008: policy violation (RFC 6455 §7.4.1).
     this.socket.close(1008, 'refused');
   }
-}
-
-/** JSON with object keys sorted, so equal snapshots compare equal as text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    );
-  });
-}
-
-/** A frame's text, whatever shape ws delivered it in. */
-export function rawText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data as ArrayBuffer).toString('utf8');
 }

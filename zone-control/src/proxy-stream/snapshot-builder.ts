@@ -63,7 +63,7 @@ interface Target {
   subset: string;
 }
 
-export function clusterName(t: Target): string {
+function clusterName(t: Target): string {
   const base = t.namespace === 'default' ? t.service : `${t.service}.${t.namespace}`;
   return t.subset === '' ? base : `${base}~${t.subset}`;
 }

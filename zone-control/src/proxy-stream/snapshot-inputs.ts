@@ -6,7 +6,7 @@
  * but at most `4 × debounceMs` after the first, so a steady trickle of writes still
  * pushes): a deploy that registers 50 instances costs one rebuild, not 50.
  */
-import { isCausewayError, readCatalog, readConfigEntrySet } from '../../../core/index.ts';
+import { isCausewayError, readCatalog, readConfigEntrySet, sleep } from '../../../core/index.ts';
 import type { Logger, Store } from '../../../core/index.ts';
 import type { SnapshotInputs } from './snapshot-builder.ts';
 
@@ -73,7 +73,7 @@ export class SnapshotInputSource {
         if (signal.aborted) return;
         if (isCausewayError(err) && err.code === 'CW_ERR_CLOSED') return;
         this.logger.warn({ err: String(err), prefix }, 'watching snapshot inputs failed; retrying');
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000, signal);
       }
     }
   }

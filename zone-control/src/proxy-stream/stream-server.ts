@@ -15,6 +15,7 @@ import {
   generateKeyPair,
   privateKeyToPem,
   trustBundlePems,
+  untilAborted,
 } from '../../../core/index.ts';
 import type { Component, HostPort, Logger, Store } from '../../../core/index.ts';
 import { MAX_FRAME_BYTES } from '../../../core/src/proxy-stream/messages.ts';
@@ -228,10 +229,7 @@ export class ProxyStreamServer implements Component, SessionHost {
       });
     });
     this.#bound();
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      else signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    await untilAborted(signal);
     this.#stopping = true;
     unsubscribe();
     stopRenewal.abort();
