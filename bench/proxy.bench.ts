@@ -7,7 +7,10 @@
  * - causeway: wrk → `causeway run proxy --bootstrap client.yaml` (http outbound listener)
  *   → mTLS → `causeway run proxy --bootstrap server.yaml` (http inbound) → app;
  * - haproxy: wrk → haproxy (mode http, originates mTLS) → mTLS → haproxy (terminates
- *   mTLS, client certificate required) → app.
+ *   mTLS, client certificate required) → app;
+ * - causeway-tcp and haproxy-tcp: the same pairs at L4 (Causeway `tcp` outbound listener
+ *   and `tcp` inbound, HAProxy `mode tcp` on both sides), same mTLS and certificates: an
+ *   mTLS tunnel per client connection, through which wrk still speaks HTTP to the app.
  *
  * Certificates come from core's CA (root → zone intermediate → leaf per service, EC P-256).
  * Every hop keeps connections alive. For each `--workers` value, Causeway runs with
@@ -19,7 +22,8 @@
  *
  * Prints a table and the ratios Causeway ÷ HAProxy, rewrites the "proxy" section of
  * docs/benchmarks.md (unless --no-doc), and ends with the line
- * `proxy-vs-haproxy: rps ratio R, p99 ratio P` for the first --workers value.
+ * `proxy-vs-haproxy: rps ratio R, p99 ratio P` for the first --workers value at L7 (HTTP),
+ * preceded by `proxy-vs-haproxy (tcp): rps ratio R, p99 ratio P` for L4 when measured.
  * Installs haproxy and wrk with apt-get when they are missing. `--help` lists the flags.
  */
 import { rm } from 'node:fs/promises';
@@ -40,8 +44,15 @@ import { startUpstream } from './lib/upstream.ts';
 import { runWrk, wrkArgs } from './lib/wrk.ts';
 import type { WrkResult } from './lib/wrk.ts';
 
-const SCENARIOS = ['direct', 'causeway', 'haproxy'] as const;
+const SCENARIOS = ['direct', 'causeway', 'haproxy', 'causeway-tcp', 'haproxy-tcp'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+
+/** The Causeway and HAProxy scenarios compared with each other, per protocol. */
+const PAIRS = [
+  { mode: 'http', causeway: 'causeway', haproxy: 'haproxy' },
+  { mode: 'tcp', causeway: 'causeway-tcp', haproxy: 'haproxy-tcp' },
+] as const;
+type Mode = (typeof PAIRS)[number]['mode'];
 
 const HELP = `usage: npm run bench:proxy -- [flags]
 
@@ -53,7 +64,8 @@ const HELP = `usage: npm run bench:proxy -- [flags]
                         (default 1,2); the closing ratio line is for the first value
   --rounds N            measured runs per scenario, alternating scenarios; medians are
                         reported (default 1)
-  --scenarios LIST      any of direct,causeway,haproxy (default all three)
+  --scenarios LIST      any of direct,causeway,haproxy,causeway-tcp,haproxy-tcp (default
+                        all five; the -tcp ones are the same pairs at L4)
   --upstream-processes N  processes of the Node upstream app (default 1)
   --cpu-prof DIR        run the Causeway proxies under node --cpu-prof, writing profiles
                         to DIR, and print the functions with the most self time
@@ -238,6 +250,7 @@ function table(rows: Row[]): string {
 }
 
 interface Ratio {
+  mode: Mode;
   workers: number;
   rps: number;
   p50: number;
@@ -246,12 +259,17 @@ interface Ratio {
 }
 
 function ratios(rows: Row[], workers: number[]): Ratio[] {
+  return PAIRS.flatMap((pair) => ratiosFor(rows, workers, pair));
+}
+
+function ratiosFor(rows: Row[], workers: number[], pair: (typeof PAIRS)[number]): Ratio[] {
   return workers.flatMap((w) => {
-    const c = rows.find((r) => r.scenario === 'causeway' && r.workers === w);
-    const h = rows.find((r) => r.scenario === 'haproxy' && r.workers === w);
+    const c = rows.find((r) => r.scenario === pair.causeway && r.workers === w);
+    const h = rows.find((r) => r.scenario === pair.haproxy && r.workers === w);
     if (!c || !h) return [];
     return [
       {
+        mode: pair.mode,
         workers: w,
         rps: c.rps / h.rps,
         p50: c.p50Ms / h.p50Ms,
@@ -266,7 +284,8 @@ function ratioLines(list: Ratio[]): string {
   return list
     .map(
       (r) =>
-        `- workers/nbthread ${r.workers}: Causeway ÷ HAProxy req/s ${fmt(r.rps, 2)}, ` +
+        `- ${r.mode === 'http' ? 'HTTP (L7)' : 'TCP (L4)'}, workers/nbthread ${r.workers}: ` +
+        `Causeway ÷ HAProxy req/s ${fmt(r.rps, 2)}, ` +
         `p50 ${fmt(r.p50, 2)}, p99 ${fmt(r.p99, 2)}, proxy CPU per request ${fmt(r.cpu, 2)}`,
     )
     .join('\n');
@@ -289,17 +308,18 @@ function errorNotes(rows: Row[]): string {
     .join('\n');
 }
 
-async function printProfiles(dir: string, workers: number[]): Promise<void> {
-  for (const w of workers) {
+async function printProfiles(dir: string, workers: number[], modes: Mode[]): Promise<void> {
+  for (const w of workers.flatMap((n) => modes.map((mode) => ({ n, mode })))) {
     for (const role of ['outbound', 'inbound']) {
-      const at = path.join(dir, `workers-${w}`, role);
+      const at = path.join(dir, `workers-${w.n}${w.mode === 'tcp' ? '-tcp' : ''}`, role);
       const files = await profilesIn(at).catch(() => []);
       if (files.length === 0) {
         progress(`no CPU profile in ${at}: the proxy must exit cleanly on SIGTERM to write one`);
         continue;
       }
       console.log(
-        `\nTop self time, Causeway ${role} proxy, --workers ${w} (${files.length} file(s) in ${at}):`,
+        `\nTop self time, Causeway ${role} proxy (${w.mode}), --workers ${w.n} ` +
+          `(${files.length} file(s) in ${at}):`,
       );
       for (const t of await topSelfTime(files, 20)) {
         console.log(`  ${fmt(t.percent, 1).padStart(5)}%  ${fmt(t.ms).padStart(7)} ms  ${t.frame}`);
@@ -337,11 +357,15 @@ async function main(): Promise<void> {
     const expectedBody = await (await fetch(`http://127.0.0.1:${upstream.port}/`)).text();
     const startTarget = async (scenario: Scenario, workers: number): Promise<Target> => {
       const pairOptions = { certs, client, server, appPort: upstream.port, workers };
-      if (scenario === 'causeway') {
-        progress(`starting the Causeway proxies (--workers ${workers})`);
-        const profileDir = flags.cpuProf && path.join(flags.cpuProf, `workers-${workers}`);
+      const mode = scenario.endsWith('-tcp') ? 'tcp' : 'http';
+      if (scenario.startsWith('causeway')) {
+        progress(`starting the Causeway proxies (${mode}, --workers ${workers})`);
+        const profileDir =
+          flags.cpuProf &&
+          path.join(flags.cpuProf, `workers-${workers}${mode === 'tcp' ? '-tcp' : ''}`);
         const pair = await startCausewayPair(group, {
           ...pairOptions,
+          protocol: mode,
           ...(profileDir ? { profileDir } : {}),
         });
         causewayCommand ||= pair.command;
@@ -353,8 +377,8 @@ async function main(): Promise<void> {
           proxies: [pair.outbound, pair.inbound],
         };
       }
-      progress(`starting the HAProxy pair (nbthread ${workers})`);
-      const pair = await startHaproxyPair(group, { ...pairOptions, threads: workers });
+      progress(`starting the HAProxy pair (mode ${mode}, nbthread ${workers})`);
+      const pair = await startHaproxyPair(group, { ...pairOptions, threads: workers, mode });
       return {
         scenario,
         workers,
@@ -436,13 +460,25 @@ async function main(): Promise<void> {
     .filter((s) => s !== '')
     .join('\n\n');
   console.log(`\n${out}`);
-  if (flags.cpuProf) await printProfiles(flags.cpuProf, flags.workers);
-  const first = list.find((r) => r.workers === flags.workers[0]);
-  if (!first) {
+  if (flags.cpuProf) {
+    const modes = PAIRS.filter((p) => flags.scenarios.includes(p.causeway)).map((p) => p.mode);
+    await printProfiles(flags.cpuProf, flags.workers, modes);
+  }
+  const first = list.find((r) => r.mode === 'http' && r.workers === flags.workers[0]);
+  const firstTcp = list.find((r) => r.mode === 'tcp' && r.workers === flags.workers[0]);
+  if (!first && !firstTcp) {
     console.log('\n(no Causeway and HAProxy pair measured: no ratio, docs left alone)');
     return;
   }
-  const closing = `proxy-vs-haproxy: rps ratio ${first.rps.toFixed(2)}, p99 ratio ${first.p99.toFixed(2)}`;
+  // The last line is the HTTP comparison, as issue 5 asks; L4 comes just before it.
+  const closing = [
+    firstTcp &&
+      `proxy-vs-haproxy (tcp): rps ratio ${firstTcp.rps.toFixed(2)}, p99 ratio ${firstTcp.p99.toFixed(2)}`,
+    first &&
+      `proxy-vs-haproxy: rps ratio ${first.rps.toFixed(2)}, p99 ratio ${first.p99.toFixed(2)}`,
+  ]
+    .filter((line) => line !== undefined)
+    .join('\n');
   if (flags.doc) {
     await updateBenchDoc(
       path.resolve('docs/benchmarks.md'),

@@ -1,9 +1,10 @@
 /**
  * The Causeway side of the proxy benchmark: two `causeway run proxy --bootstrap` processes
  * from static bootstrap files (no control plane), set up like HAProxy's pair. The client
- * proxy has one `http` outbound listener on 127.0.0.1 whose cluster's single endpoint is
- * the server proxy's inbound mTLS port; the server proxy's inbound speaks `http` and
- * forwards to the app. Both log at `warn`, so there are no access logs.
+ * proxy has one outbound listener on 127.0.0.1 whose cluster's single endpoint is the
+ * server proxy's inbound mTLS port; the server proxy's inbound forwards to the app. Both
+ * the listener and the inbound speak `http` (L7) or both `tcp` (L4, an mTLS tunnel). Both
+ * log at `warn`, so there are no access logs.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,6 +31,8 @@ export interface CausewayPairOptions {
   appPort: number;
   /** `--workers N` for each proxy. */
   workers: number;
+  /** The outbound listener's and the inbound's protocol. @default "http" */
+  protocol?: 'http' | 'tcp';
   /**
    * Run both proxies under `node --cpu-prof`, writing profiles (on exit) to
    * `<profileDir>/outbound` and `<profileDir>/inbound`.
@@ -62,13 +65,13 @@ export function bootstrap(
       namespace: certs.namespace,
       zone: certs.zone,
       trustDomain: certs.trustDomain,
-      inbound: { port: ports.inbound, protocol: 'http' },
+      inbound: { port: ports.inbound, protocol: o.protocol ?? 'http' },
       outbound: ports.outbound
         ? [
             {
               name: destination,
               port: ports.outbound.port,
-              protocol: 'http',
+              protocol: o.protocol ?? 'http',
               routes: [{ destinations: [{ cluster: destination }] }],
             },
           ]
@@ -140,8 +143,9 @@ export async function startCausewayPair(
     freePort(),
     freePort(),
   ]);
-  const serverFile = path.join(o.certs.dir, `causeway-server-${o.workers}.yaml`);
-  const clientFile = path.join(o.certs.dir, `causeway-client-${o.workers}.yaml`);
+  const suffix = `${o.protocol ?? 'http'}-${o.workers}`;
+  const serverFile = path.join(o.certs.dir, `causeway-server-${suffix}.yaml`);
+  const clientFile = path.join(o.certs.dir, `causeway-client-${suffix}.yaml`);
   await writeFile(
     serverFile,
     stringify(bootstrap(o, o.server, { admin: serverAdmin, inbound: serverInbound })),

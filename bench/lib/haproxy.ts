@@ -3,9 +3,10 @@
  * sidecars. The outbound one takes plain HTTP on 127.0.0.1 and originates mutual TLS to
  * the inbound one (client certificate, server chain verified against the mesh roots); the
  * inbound one terminates mutual TLS (client certificate required and
- * verified) and forwards to the app. Both keep connections alive on every hop
- * (`http-reuse always` towards the next hop), resume TLS sessions (HAProxy's default on
- * `server` lines) and log nothing.
+ * verified) and forwards to the app. In `mode http` both keep connections alive on every
+ * hop (`http-reuse always` towards the next hop); in `mode tcp` each client connection
+ * is tunnelled through its own mTLS connection, as Causeway's `tcp` listeners do. Both
+ * resume TLS sessions (HAProxy's default on `server` lines) and log nothing.
  */
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -31,39 +32,48 @@ export interface HaproxyPairOptions {
   appPort: number;
   /** HAProxy threads per process (`nbthread`), to match Causeway's `--workers`. */
   threads: number;
+  /** `mode http` (L7) or `mode tcp` (L4). @default "http" */
+  mode?: 'http' | 'tcp';
 }
 
 /** Settings both processes share: timeouts long enough never to fire in a run, no logs. */
-function common(threads: number): string {
+function common(threads: number, mode: 'http' | 'tcp'): string {
+  const http =
+    mode === 'http'
+      ? `    option http-keep-alive
+    timeout http-keep-alive 60s
+    timeout http-request 10s
+`
+      : '';
   return `global
     nbthread ${threads}
     maxconn 4096
     # no "log" line: HAProxy logs nothing
 
 defaults
-    mode http
-    option http-keep-alive
+    mode ${mode}
     timeout connect 5s
     timeout client 60s
     timeout server 60s
-    timeout http-keep-alive 60s
-    timeout http-request 10s
-`;
+${http}`;
 }
+
+/** `http-reuse always` where there are requests to reuse connections for. */
+const reuse = (o: HaproxyPairOptions): string =>
+  (o.mode ?? 'http') === 'http' ? '    http-reuse always\n' : '';
 
 export function outboundConfig(
   o: HaproxyPairOptions,
   listenPort: number,
   inboundPort: number,
 ): string {
-  return `${common(o.threads)}
+  return `${common(o.threads, o.mode ?? 'http')}
 frontend outbound
     bind 127.0.0.1:${listenPort}
     default_backend mesh
 
 backend mesh
-    http-reuse always
-    # No "sni": with "verify required", HAProxy 2.6 then checks the server certificate's
+${reuse(o)}    # No "sni": with "verify required", HAProxy 2.6 then checks the server certificate's
     # DNS names against the SNI, and mesh leaves carry only a SPIFFE URI SAN, which
     # HAProxy cannot check. So HAProxy verifies the chain but not the peer's identity
     # (Causeway verifies both): slightly less work per handshake, rare with keep-alive.
@@ -72,14 +82,13 @@ backend mesh
 }
 
 export function inboundConfig(o: HaproxyPairOptions, listenPort: number): string {
-  return `${common(o.threads)}
+  return `${common(o.threads, o.mode ?? 'http')}
 frontend inbound
     bind 127.0.0.1:${listenPort} ssl crt ${o.server.combinedFile} ca-file ${o.certs.rootsFile} verify required
     default_backend app
 
 backend app
-    http-reuse always
-    server app 127.0.0.1:${o.appPort}
+${reuse(o)}    server app 127.0.0.1:${o.appPort}
 `;
 }
 
@@ -123,8 +132,9 @@ export async function startHaproxyPair(
 ): Promise<HaproxyPair> {
   const inboundPort = await freePort();
   const outboundPort = await freePort();
-  const inFile = path.join(o.certs.dir, `haproxy-inbound-${o.threads}.cfg`);
-  const outFile = path.join(o.certs.dir, `haproxy-outbound-${o.threads}.cfg`);
+  const suffix = `${o.mode ?? 'http'}-${o.threads}`;
+  const inFile = path.join(o.certs.dir, `haproxy-inbound-${suffix}.cfg`);
+  const outFile = path.join(o.certs.dir, `haproxy-outbound-${suffix}.cfg`);
   await writeFile(inFile, inboundConfig(o, inboundPort));
   await writeFile(outFile, outboundConfig(o, outboundPort, inboundPort));
   const inbound = await startOne(group, 'haproxy inbound', inFile, inboundPort);

@@ -37,12 +37,20 @@ export function authorize(
     }
     return { allowed: rule.action === 'allow', rule: i, reason: `rule ${i} (${rule.action})` };
   }
-  return {
-    allowed: authz.defaultAction === 'allow',
-    rule: undefined,
-    reason: `default (${authz.defaultAction})`,
-  };
+  return authz.defaultAction === 'allow' ? DEFAULT_ALLOW : DEFAULT_DENY;
 }
+
+// Shared, frozen answers for the default action: no allocation on the common path.
+const DEFAULT_ALLOW: AuthzDecision = Object.freeze({
+  allowed: true,
+  rule: undefined,
+  reason: 'default (allow)',
+});
+const DEFAULT_DENY: AuthzDecision = Object.freeze({
+  allowed: false,
+  rule: undefined,
+  reason: 'default (deny)',
+});
 
 function sourceMatches(rule: AuthzRule, peer: PeerIdentity): boolean {
   const { service, namespace, zone } = rule.source;
