@@ -386,12 +386,11 @@ function scheduleRetry(ex: Exchange, reason: string): boolean {
   const policy = route.retry.policy;
   const cluster = ex.cluster as UpstreamCluster;
   if (ex.retries >= policy.numRetries) return false;
-  if (!cluster.budget.allows(policy, cluster.breaker.requests)) {
+  if (!cluster.budget.tryAcquire(policy, cluster.breaker.requests)) {
     ex.host.metrics.retriesSkipped.inc({ cluster: cluster.name });
     return false;
   }
   ex.retries++;
-  cluster.budget.active++;
   ex.retryCounted = true;
   ex.host.metrics.retries.inc({ cluster: cluster.name, reason });
   ex.previous = ex.endpoint;
@@ -409,7 +408,7 @@ function releasePending(ex: Exchange): void {
 function releaseRetry(ex: Exchange): void {
   if (!ex.retryCounted) return;
   ex.retryCounted = false;
-  (ex.cluster as UpstreamCluster).budget.active--;
+  (ex.cluster as UpstreamCluster).budget.release();
 }
 
 /** The current attempt is over (response headers, failure, timeout or abort). */
@@ -481,7 +480,6 @@ function onDownstreamClose(this: Tagged<ServerResponse>): void {
   if (logger.isLevelEnabled('info')) {
     logger.info(
       {
-        listener: host.name,
         cluster: cluster?.name,
         endpoint: ex.endpoint?.key,
         method: ex.req.method,

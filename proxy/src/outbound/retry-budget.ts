@@ -16,6 +16,17 @@ export class RetryBudget {
     );
     return this.active < budget;
   }
+
+  /** Take a retry slot if the budget allows one; give it back with {@link release}. */
+  tryAcquire(policy: RetryPolicy, activeRequests: number): boolean {
+    if (!this.allows(policy, activeRequests)) return false;
+    this.active++;
+    return true;
+  }
+
+  release(): void {
+    this.active--;
+  }
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, base × 2^retry)). */

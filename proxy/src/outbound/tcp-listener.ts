@@ -57,6 +57,8 @@ class TcpSession {
   #pipes = 2;
   #failed = false;
   #clientClosed = false;
+  /** A retry holds a slot of the cluster's retry budget until its connect attempt ends. */
+  #retryHeld = false;
 
   constructor(
     private readonly listener: TcpOutboundListener,
@@ -68,7 +70,10 @@ class TcpSession {
   }
 
   connect = (): void => {
-    if (this.#clientClosed) return;
+    if (this.#clientClosed) {
+      this.#releaseRetry();
+      return;
+    }
     const endpoint = this.cluster.pick(undefined, this.#previous);
     if (endpoint === undefined) {
       this.#fail('no healthy upstream');
@@ -82,12 +87,20 @@ class TcpSession {
   readonly #onConnected = (err: Error | null, upstream?: TLSSocket): void => {
     const endpoint = this.#endpoint as EndpointState;
     const cluster = this.cluster;
+    this.#releaseRetry();
     endpoint.requests++;
     if (err !== null || upstream === undefined) {
       endpoint.active--;
-      endpoint.failures++;
       const failure = err as UpstreamError;
-      if (failure.failure !== 'overflow') cluster.outlier.connectFailure(endpoint);
+      if (failure.failure === 'overflow') {
+        this.listener.metrics.overflows.inc({
+          cluster: cluster.name,
+          limit: failure.limit ?? 'max_connections',
+        });
+      } else {
+        endpoint.failures++;
+        cluster.outlier.connectFailure(endpoint);
+      }
       const retry = this.route.retry;
       const policy = retry.policy;
       if (
@@ -96,7 +109,8 @@ class TcpSession {
         this.#retries < policy.numRetries &&
         !this.#clientClosed
       ) {
-        if (cluster.budget.allows(policy, cluster.breaker.requests)) {
+        if (cluster.budget.tryAcquire(policy, cluster.breaker.requests)) {
+          this.#retryHeld = true;
           this.#retries++;
           this.listener.metrics.retries.inc({ cluster: cluster.name, reason: 'connect-failure' });
           this.#previous = endpoint;
@@ -130,6 +144,12 @@ class TcpSession {
     this.#done();
   };
 
+  #releaseRetry(): void {
+    if (!this.#retryHeld) return;
+    this.#retryHeld = false;
+    this.cluster.budget.release();
+  }
+
   #done(): void {
     const endpoint = this.#endpoint;
     if (endpoint !== undefined) endpoint.active--;
@@ -152,7 +172,6 @@ class TcpSession {
     if (!logger.isLevelEnabled('info')) return;
     logger.info(
       {
-        listener: this.listener.name,
         cluster: this.cluster.name,
         endpoint: this.#endpoint?.key,
         outcome,

@@ -142,7 +142,7 @@ export class UpstreamCluster implements ConnectionSource, OutlierHost {
   openConnection(endpoint: EndpointState, callback: ConnectCallback): void {
     const overflow = this.breaker.connectionOverflow();
     if (overflow !== undefined) {
-      this.metrics.overflows.inc({ cluster: this.name, limit: overflow });
+      // Counted where the overflow is answered (503 for HTTP, a closed connection for TCP).
       callback(new UpstreamError('overflow', `${this.name}: ${overflow} reached`, overflow));
       return;
     }

@@ -152,6 +152,10 @@ describe('Outbound resilience (retries, budget, circuit breaking, outlier detect
     const overflowed = replies.find((r) => r.status === 503);
     expect(overflowed?.headers['x-causeway-overflow']).to.equal('max_connections');
     expect(replies.filter((r) => r.status === 200)).to.have.length(1);
+    // Counted once, where the 503 is answered.
+    expect(await f.counter('overflows', { cluster: 'backend', limit: 'max_connections' })).to.equal(
+      1,
+    );
   });
 
   it('ejects an endpoint after 5 consecutive 5xx and returns it after the ejection time', async function () {

@@ -15,6 +15,18 @@ describe('retry budget and backoff', function () {
     expect(budget.allows(policy, 100)).to.equal(false);
   });
 
+  it('hands out retry slots up to the budget and takes them back', function () {
+    const policy = { ...defaultRetryPolicy(), budgetPercent: 20, minRetryConcurrency: 2 };
+    const budget = new RetryBudget();
+    expect(budget.tryAcquire(policy, 5)).to.equal(true);
+    expect(budget.tryAcquire(policy, 5)).to.equal(true);
+    // 20% of 5 active requests is 1; the floor of 2 is reached.
+    expect(budget.tryAcquire(policy, 5)).to.equal(false);
+    expect(budget.active).to.equal(2);
+    budget.release();
+    expect(budget.tryAcquire(policy, 5)).to.equal(true);
+  });
+
   it('backs off with full jitter under an exponential, capped ceiling', function () {
     const policy = { ...defaultRetryPolicy(), baseIntervalMs: 25, maxIntervalMs: 250 };
     for (let i = 0; i < 200; i++) {
