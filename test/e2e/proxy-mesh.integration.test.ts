@@ -20,7 +20,7 @@ import { proxyReady, runProxy, stopProxy } from '../helpers/proxy-process.ts';
 import type { ProxyProcess } from '../helpers/proxy-process.ts';
 import { startZone } from '../helpers/zone.ts';
 import type { TestZone } from '../helpers/zone.ts';
-import { freePort } from '../proxy/fixtures/bootstrap-files.ts';
+import { freePort } from '../helpers/ports.ts';
 import { startHttpApp, startTcpEcho } from '../proxy/fixtures/local-apps.ts';
 import type { HttpApp, TcpApp } from '../proxy/fixtures/local-apps.ts';
 import type { ZoneOptions } from '../../zone-control/index.ts';

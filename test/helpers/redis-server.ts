@@ -6,9 +6,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.ts';
 
 export interface StartRedisOptions {
   /**
@@ -171,18 +172,6 @@ function assertInstalled(): void {
 }
 
 /** Bind port 0, note the port the OS picked, and release it for redis-server. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function launch(args: string[], port: number, dir: string): Promise<ChildProcess> {
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   running.add(child);

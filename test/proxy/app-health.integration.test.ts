@@ -7,7 +7,7 @@ import { AppHealth } from '../../proxy/src/app-health.ts';
 import type { AppHealthResult } from '../../proxy/src/app-health.ts';
 import type { HealthCheckSpec } from '../../proxy/src/options.ts';
 import { eventually } from '../helpers/async.ts';
-import { freePort } from './fixtures/bootstrap-files.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const logger = pino({ level: 'silent' });
 

@@ -3,6 +3,7 @@ import { ConfigError } from '../../core/index.ts';
 import { parseProxyFlags } from '../../proxy/src/flags.ts';
 import { parseHealthCheck, parseUpstream, resolveProxyOptions } from '../../proxy/src/options.ts';
 import type { ResolvedStreamOptions } from '../../proxy/src/options.ts';
+import { configError } from '../helpers/config-error.ts';
 
 const base = [
   '--zone-control',
@@ -19,16 +20,6 @@ function stream(args: string[], env: Record<string, string> = {}): ResolvedStrea
   const resolved = resolveProxyOptions(parseProxyFlags(args, env));
   if (resolved.mode !== 'stream') throw new Error('expected stream mode');
   return resolved;
-}
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('proxy options and flags', function () {

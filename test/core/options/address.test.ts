@@ -1,16 +1,6 @@
 import { expect } from 'chai';
 import { formatAddr, parseAddr } from '../../../core/src/options/address.ts';
-import { ConfigError } from '../../../core/src/errors.ts';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configError } from '../../helpers/config-error.ts';
 
 describe('options/address', function () {
   it('parses IPv4, host names and bracketed IPv6', function () {

@@ -1,18 +1,13 @@
 import { expect } from 'chai';
-import { ConfigError } from '../../../core/src/errors.ts';
+import type { ConfigError } from '../../../core/src/errors.ts';
 import { redactUrlSecrets } from '../../../core/src/options/redact.ts';
 import { parseRedisUrl } from '../../../core/src/store/redis/redis-url.ts';
 import type { RedisConnectionSpec } from '../../../core/src/store/redis/redis-url.ts';
+import { configError } from '../../helpers/config-error.ts';
 
-function configError(url: string): ConfigError {
-  try {
-    parseRedisUrl(url);
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    expect((err as ConfigError).field).to.equal('url');
-    return err as ConfigError;
-  }
-  expect.fail(`expected ${url} to be rejected`);
+/** The error `url` is refused with; it always names the `url` field. */
+function rejected(url: string): ConfigError {
+  return configError(() => parseRedisUrl(url), 'url');
 }
 
 function standalone(url: string): Extract<RedisConnectionSpec, { mode: 'standalone' }> {
@@ -93,8 +88,8 @@ describe('parseRedisUrl', function () {
     });
 
     it('requires a master name', function () {
-      expect(configError('redis-sentinel://s1:26379').message).to.match(/name the master/);
-      expect(configError('redis-sentinel://s1:26379/').message).to.match(/name the master/);
+      expect(rejected('redis-sentinel://s1:26379').message).to.match(/name the master/);
+      expect(rejected('redis-sentinel://s1:26379/').message).to.match(/name the master/);
     });
   });
 
@@ -112,7 +107,7 @@ describe('parseRedisUrl', function () {
     });
 
     it('refuses a database, which Redis Cluster does not have', function () {
-      expect(configError('redis-cluster://n1:7000/1').message).to.match(/only has database 0/);
+      expect(rejected('redis-cluster://n1:7000/1').message).to.match(/only has database 0/);
     });
   });
 
@@ -136,12 +131,12 @@ describe('parseRedisUrl', function () {
     ];
     for (const [what, url, message] of cases) {
       it(`rejects ${what} with ConfigError`, function () {
-        expect(configError(url).message).to.match(message);
+        expect(rejected(url).message).to.match(message);
       });
     }
 
     it('never shows the password in an error', function () {
-      const err = configError('redis://admin:hunter2@h:99999');
+      const err = rejected('redis://admin:hunter2@h:99999');
       expect(err.message).to.not.include('hunter2');
       expect(err.message).to.include('admin:[redacted]@h:99999');
     });

@@ -7,17 +7,11 @@ import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { pino } from 'pino';
-import { TlsIdentity } from '../../../proxy/src/identity/tls-identity.ts';
-import { Inbound } from '../../../proxy/src/inbound/inbound.ts';
-import { ProxyMetrics } from '../../../proxy/src/metrics.ts';
+import type { Inbound } from '../../../proxy/src/inbound/inbound.ts';
 import { withTimeout } from '../../helpers/async.ts';
-import { TestCa } from '../../helpers/test-ca.ts';
-import type { TestLeaf } from '../../helpers/test-ca.ts';
-import { inboundConfig } from '../fixtures/configs.ts';
+import type { TestCa, TestLeaf } from '../../helpers/test-ca.ts';
+import { inboundParties, startInbound } from '../fixtures/inbound-fixture.ts';
 import { meshRequest } from '../fixtures/mesh-client.ts';
-
-const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 describe('inbound listener with a misbehaving app (integration)', function () {
   this.timeout(30_000);
@@ -29,27 +23,18 @@ describe('inbound listener with a misbehaving app (integration)', function () {
   let answer = '';
 
   before(async function () {
-    ca = await TestCa.create();
-    const [serverLeaf, caller] = await Promise.all([ca.leaf('api'), ca.leaf('web')]);
-    web = caller;
+    const parties = await inboundParties();
+    ({ ca, web } = parties);
     app = net.createServer((s) => {
       s.on('error', () => undefined);
       s.once('data', () => s.end(answer));
     });
     app.listen(0, '127.0.0.1');
     await once(app, 'listening');
-    const identity = new TlsIdentity({ trustDomain: 'causeway.mesh' });
-    identity.update({ ...serverLeaf, roots: [ca.rootPem], revokedSerials: [] });
-    inbound = new Inbound({
-      tls: identity,
-      metrics: new ProxyMetrics(),
-      logger,
-      bindAddress: '127.0.0.1',
-      app: { address: '127.0.0.1', port: (app.address() as AddressInfo).port },
-      drainMs: 0,
+    inbound = await startInbound({
+      tls: parties.identity,
+      appPort: (app.address() as AddressInfo).port,
     });
-    await inbound.listen(0);
-    await inbound.apply(inboundConfig('http'));
   });
   after(async function () {
     await inbound?.close();

@@ -9,11 +9,12 @@ import { expect } from 'chai';
 import { pino } from 'pino';
 import { formatSpiffeId } from '../../../core/index.ts';
 import { TlsIdentity } from '../../../proxy/src/identity/tls-identity.ts';
-import { Inbound } from '../../../proxy/src/inbound/inbound.ts';
+import type { Inbound } from '../../../proxy/src/inbound/inbound.ts';
 import { ProxyMetrics } from '../../../proxy/src/metrics.ts';
 import { echoRoundTrip } from '../../helpers/mesh-participant.ts';
 import { eventually } from '../../helpers/async.ts';
 import { inboundConfig } from '../fixtures/configs.ts';
+import { startInbound } from '../fixtures/inbound-fixture.ts';
 import { startHttpApp, startTcpEcho } from '../fixtures/local-apps.ts';
 import type { HttpApp, TcpApp } from '../fixtures/local-apps.ts';
 import { closed, meshConnect, meshRequest } from '../fixtures/mesh-client.ts';
@@ -69,18 +70,15 @@ describe('inbound listener (integration)', function () {
   });
 
   async function start(app: { port: number }, config = inboundConfig('http')): Promise<number> {
-    inbound = new Inbound({
+    inbound = await startInbound({
       tls: identity,
       metrics,
       logger,
-      bindAddress: '127.0.0.1',
-      app: { address: '127.0.0.1', port: app.port },
       drainMs: 2000,
+      appPort: app.port,
+      config,
     });
-    // The listener binds its own port (0: any); the snapshot's port is what the zone recorded.
-    const port = await inbound.listen(0);
-    await inbound.apply(config);
-    return port;
+    return inbound.port();
   }
 
   async function counter(name: string, labels: Record<string, string>): Promise<number> {

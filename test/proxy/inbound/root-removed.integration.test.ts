@@ -4,14 +4,12 @@
  */
 import https from 'node:https';
 import { expect } from 'chai';
-import { pino } from 'pino';
 import { TlsIdentity } from '../../../proxy/src/identity/tls-identity.ts';
 import type { IdentityMaterial } from '../../../proxy/src/identity/tls-identity.ts';
-import { Inbound } from '../../../proxy/src/inbound/inbound.ts';
-import { ProxyMetrics } from '../../../proxy/src/metrics.ts';
+import type { Inbound } from '../../../proxy/src/inbound/inbound.ts';
 import { eventually } from '../../helpers/async.ts';
 import { TestCa } from '../../helpers/test-ca.ts';
-import { inboundConfig } from '../fixtures/configs.ts';
+import { startInbound } from '../fixtures/inbound-fixture.ts';
 import { startHttpApp } from '../fixtures/local-apps.ts';
 import type { HttpApp } from '../fixtures/local-apps.ts';
 
@@ -60,16 +58,7 @@ describe('inbound connections when a root leaves the bundle (integration)', func
     const apiMaterial = await current.identity({ service: 'api' }, [old.rootPem]);
     const api = new TlsIdentity({ trustDomain: 'causeway.mesh' });
     api.update(apiMaterial);
-    inbound = new Inbound({
-      tls: api,
-      metrics: new ProxyMetrics(),
-      logger: pino({ level: 'silent' }),
-      bindAddress: '127.0.0.1',
-      app: { address: '127.0.0.1', port: app.port },
-      drainMs: 0,
-    });
-    await inbound.listen(0);
-    await inbound.apply(inboundConfig('http'));
+    inbound = await startInbound({ tls: api, appPort: app.port });
     const underOld = agentFor(await old.identity({ service: 'web' }), current.rootPem);
     const underCurrent = agentFor(await current.identity({ service: 'batch' }), current.rootPem);
     expect(await call(underOld)).to.equal('200');

@@ -7,16 +7,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
+import { freePort } from '../../helpers/ports.ts';
 import { OutboundFixture, scriptedApp } from './outbound-fixture.ts';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
 
 describe('outbound apply rollback (integration)', function () {
   this.timeout(30_000);
