@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import { HEALTH_STATUSES } from '../catalog/types.ts';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_OVERPROVISIONING_FACTOR,
   DEFAULT_PANIC_THRESHOLD_PERCENT,
   DEFAULT_ROUTE_TIMEOUT_MS,
   defaultLimits,
@@ -344,6 +345,12 @@ function decodeCluster(f: Fields): Cluster {
       100,
       DEFAULT_PANIC_THRESHOLD_PERCENT,
     ),
+    overprovisioningFactor: f.number(
+      'overprovisioningFactor',
+      1,
+      10,
+      DEFAULT_OVERPROVISIONING_FACTOR,
+    ),
     endpoints: f.list('endpoints', 0, 100_000, (e) => decodeEndpoint(e), []),
   };
 }
@@ -467,8 +474,8 @@ class Fields {
     return v as number;
   }
 
-  number(key: string, min: number, max: number): number {
-    const v = this.#value[key];
+  number(key: string, min: number, max: number, fallback?: number): number {
+    const v = this.#value[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
       throw new InvalidArgumentError(
         `${this.at(key)} must be a number from ${min} to ${max}`,

@@ -9,6 +9,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Envoy's route timeout. */
 export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
 export const DEFAULT_PANIC_THRESHOLD_PERCENT = 50;
+/** Envoy's overprovisioning factor (140%) as a ratio: see `Cluster.overprovisioningFactor`. */
+export const DEFAULT_OVERPROVISIONING_FACTOR = 1.4;
 
 export function defaultLoadBalancer(): LoadBalancer {
   return { policy: 'round_robin' };

@@ -149,6 +149,14 @@ export interface Cluster {
    * an overload of the few that remain.
    */
   panicThresholdPercent: number;
+  /**
+   * How much spare capacity each priority level is assumed to have (Envoy's
+   * `overprovisioning_factor`, 140, as a ratio; default 1.4, from 1 to 10): a level's health is
+   * its healthy share of weight × this factor, capped at 100%, and it takes that share of the
+   * traffic, the rest spilling to the next level. At 1.4 a level keeps all of its traffic
+   * until fewer than ~71.4% of it is healthy.
+   */
+  overprovisioningFactor: number;
   endpoints: Endpoint[];
 }
 

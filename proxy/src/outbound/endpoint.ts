@@ -52,6 +52,10 @@ export class EndpointState {
   /** Smooth weighted round robin's running weight. */
   rrCurrent = 0;
 
+  /** Weighted least request's earliest-deadline-first schedule, and whose schedule it is. */
+  edfDeadline = 0;
+  edfOwner: object | undefined = undefined;
+
   /** The last TLS session ticket, the identity verified when it was issued, and for which context. */
   session: Buffer | undefined = undefined;
   sessionPeer: PeerIdentity | undefined = undefined;
@@ -68,8 +72,13 @@ export class EndpointState {
     this.key = `${address}:${port}`;
   }
 
-  static keyOf(endpoint: Pick<Endpoint, 'address' | 'port'>): string {
-    return `${endpoint.address}:${endpoint.port}`;
+  /**
+   * What makes two snapshot endpoints the same one: the zone too, because every remote zone
+   * reached through one local gateway has the gateway's address and port, and each must
+   * keep its own SNI, sessions and pool.
+   */
+  static keyOf(endpoint: Pick<Endpoint, 'address' | 'port' | 'zone'>): string {
+    return `${endpoint.zone}|${endpoint.address}:${endpoint.port}`;
   }
 
   /** Take the zone's view of the endpoint; the proxy's own observations stay. */

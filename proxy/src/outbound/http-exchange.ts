@@ -1,7 +1,8 @@
 /**
  * One proxied HTTP/1.1 request, from the app's request to the end of the response:
  * route → fault → cluster (circuit breaker) → endpoint (balancer) → attempt over the
- * endpoint's keep-alive mTLS pool → retry (budget, backoff, another endpoint) or respond.
+ * endpoint's keep-alive mTLS pool → retry (budget, backoff, another endpoint, and another
+ * priority level once this one is used up or failed to connect) or respond.
  *
  * Hot-path shape: one `Exchange` object per request holds all state, and every event
  * handler is a module-level function that finds it through a symbol on the emitter, so a
@@ -18,6 +19,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../../core/index.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { normalizeTarget, pathOf } from '../http-match.ts';
+import { Attempts } from './attempts.ts';
 import type { EndpointState } from './endpoint.ts';
 import type { ListenerStats } from './listener-stats.ts';
 import { requestHeaders, responseHeaders } from './raw-headers.ts';
@@ -68,8 +70,8 @@ class Exchange implements RequestHeaderFacts {
   piped = false;
 
   endpoint: EndpointState | undefined = undefined;
-  /** The endpoint of the previous attempt, avoided by the next. */
-  previous: EndpointState | undefined = undefined;
+  /** What earlier attempts tell the next to avoid (endpoints, used-up priority levels). */
+  attempts: Attempts | undefined = undefined;
   upstream: ClientRequest | undefined = undefined;
   attemptOpen = false;
   attemptStart = 0;
@@ -201,7 +203,7 @@ function dispatch(ex: Exchange): void {
   ex.retryTimer = undefined;
   if (ex.finished) return;
   const cluster = ex.cluster as UpstreamCluster;
-  const endpoint = cluster.pick(ex.hashValue, ex.previous);
+  const endpoint = cluster.pick(ex.hashValue, ex.attempts);
   if (endpoint === undefined) {
     releaseRetry(ex);
     localReply(ex, 503, 'no healthy upstream');
@@ -393,7 +395,8 @@ function scheduleRetry(ex: Exchange, reason: string): boolean {
   ex.retries++;
   ex.retryCounted = true;
   ex.host.metrics.retries.inc({ cluster: cluster.name, reason });
-  ex.previous = ex.endpoint;
+  const attempts = (ex.attempts ??= new Attempts());
+  attempts.add(ex.endpoint as EndpointState, reason === 'connect-failure');
   ex.upstream = undefined;
   ex.retryTimer = setTimeout(dispatch, backoffMs(policy, ex.retries - 1), ex);
   return true;

@@ -1,13 +1,15 @@
 /**
  * An outbound TCP listener: each accepted connection goes to one endpoint of the route's
  * cluster over mTLS, with bytes piped both ways (`stream.pipeline`, Nagle off). A connect
- * failure is retried on another endpoint when the route retries `connect-failure`;
- * nothing else can be, since the bytes are the app's.
+ * failure is retried on another endpoint, of the next priority level (a connect failure
+ * takes its level out of the retry's choice while another level has health), when the
+ * route retries `connect-failure`; nothing else can be, since the bytes are the app's.
  */
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { Attempts } from './attempts.ts';
 import type { EndpointState } from './endpoint.ts';
 import { OutboundListener } from './listener.ts';
 import type { ListenerContext } from './listener.ts';
@@ -52,7 +54,8 @@ export class TcpOutboundListener extends OutboundListener<TcpStats> {
 class TcpSession {
   readonly #start = performance.now();
   #endpoint: EndpointState | undefined;
-  #previous: EndpointState | undefined;
+  /** Endpoints (and priority levels) connecting failed on, avoided by the next try. */
+  #attempts: Attempts | undefined;
   #retries = 0;
   #pipes = 2;
   #failed = false;
@@ -74,7 +77,7 @@ class TcpSession {
       this.#releaseRetry();
       return;
     }
-    const endpoint = this.cluster.pick(undefined, this.#previous);
+    const endpoint = this.cluster.pick(undefined, this.#attempts);
     if (endpoint === undefined) {
       this.#fail('no healthy upstream');
       return;
@@ -113,7 +116,7 @@ class TcpSession {
           this.#retryHeld = true;
           this.#retries++;
           this.listener.metrics.retries.inc({ cluster: cluster.name, reason: 'connect-failure' });
-          this.#previous = endpoint;
+          (this.#attempts ??= new Attempts()).add(endpoint, true);
           setTimeout(this.connect, backoffMs(policy, this.#retries - 1));
           return;
         }

@@ -186,21 +186,25 @@ describe('Outbound routing (matches, weighted splits, faults, balancers end to e
   });
 
   it('sends traffic only to healthy endpoints of the preferred priority, failing over when none is left', async function () {
-    const apps = [scriptedApp([200]), scriptedApp([200]), scriptedApp([200])];
-    const [local, sick, remote] = await Promise.all(apps.map((a) => f.backend(a)));
+    const apps = [200, 200, 200, 200, 200].map((s) => scriptedApp([s]));
+    const [a, b, c, sick, remote] = await Promise.all(apps.map((app) => f.backend(app)));
+    // 3 of 4 local endpoints healthy: 75% × 1.4 is over 100, so the remote level gets nothing.
     const eps = (localHealth: string) => [
-      endpoint(local!, { health: localHealth }),
+      endpoint(a!, { health: localHealth }),
+      endpoint(b!, { health: localHealth }),
+      endpoint(c!, { health: localHealth }),
       endpoint(sick!, { health: 'critical' }),
       endpoint(remote!, { priority: 1 }),
     ];
-    // Threshold 0: no panic, so the critical endpoint never gets traffic.
-    await f.outbound.apply(OutboundFixture.simple(eps('passing'), { panicThresholdPercent: 0 }));
-    for (let i = 0; i < 6; i++) await f.call('/');
-    expect(apps.map((a) => a.hits)).to.deep.equal([6, 0, 0]);
-    await f.outbound.apply(OutboundFixture.simple(eps('critical'), { panicThresholdPercent: 0 }));
+    await f.outbound.apply(OutboundFixture.simple(eps('passing')));
+    for (let i = 0; i < 12; i++) await f.call('/');
+    expect(apps.map((app) => app.hits)).to.deep.equal([4, 4, 4, 0, 0]);
+    expect(f.outbound.clusters()[0]?.priorities.map((p) => p.loadPercent)).to.deep.equal([100, 0]);
+    await f.outbound.apply(OutboundFixture.simple(eps('critical')));
     for (let i = 0; i < 4; i++) await f.call('/');
-    expect(apps.map((a) => a.hits)).to.deep.equal([6, 0, 4]);
+    expect(apps.map((app) => app.hits)).to.deep.equal([4, 4, 4, 0, 4]);
     expect(f.outbound.clusters()[0]).to.include({ priority: 1, panic: false });
+    expect(f.outbound.clusters()[0]?.priorities.map((p) => p.loadPercent)).to.deep.equal([0, 100]);
   });
 
   it('panics below the threshold: all endpoints of the level share traffic', async function () {

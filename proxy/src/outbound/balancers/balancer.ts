@@ -1,7 +1,9 @@
 /**
- * A load balancer picks one endpoint of the set the cluster allows right now (the
- * priority level in use, healthy and not ejected unless in panic). One class per policy;
- * `createBalancer` maps a config to one.
+ * A load balancer picks one endpoint among the targets of the priority level chosen for a
+ * request (its healthy endpoints, or all of them in panic; see `endpoint-set.ts`). One
+ * class per policy, one instance per level of a cluster (so a ring or a rotation belongs to
+ * one set of endpoints); `createBalancer` maps a config to one. Every policy honours
+ * `Endpoint.weight`: that is how the zone spreads traffic across zones at one priority.
  */
 import type { LoadBalancer } from '../../../../core/index.ts';
 import type { EndpointState } from '../endpoint.ts';
@@ -14,12 +16,12 @@ export interface Balancer {
   /**
    * @param endpoints - non-empty; the same array instance until the set changes.
    * @param hash - the request's hash key (ring hash), when it has one.
-   * @param exclude - an endpoint to avoid if any other is available (a retry's last try).
+   * @param exclude - endpoints a retry already tried: avoided while another one is left.
    */
   pick(
     endpoints: readonly EndpointState[],
     hash: string | undefined,
-    exclude: EndpointState | undefined,
+    exclude: readonly EndpointState[] | undefined,
   ): EndpointState;
 }
 
@@ -39,4 +41,34 @@ export function createBalancer(config: LoadBalancer): Balancer {
 /** A uniformly random index in [0, n). */
 export function randomIndex(n: number): number {
   return Math.floor(Math.random() * n);
+}
+
+export function isExcluded(
+  e: EndpointState,
+  exclude: readonly EndpointState[] | undefined,
+): boolean {
+  return exclude !== undefined && exclude.includes(e);
+}
+
+/** Whether every endpoint has the same weight (the policies' fast, unweighted path). */
+export function equalWeights(endpoints: readonly EndpointState[]): boolean {
+  const n = endpoints.length;
+  if (n < 2) return true;
+  const w = (endpoints[0] as EndpointState).weight;
+  for (let i = 1; i < n; i++) if ((endpoints[i] as EndpointState).weight !== w) return false;
+  return true;
+}
+
+/** An endpoint not excluded, scanning from a random position; a random one if all are. */
+export function anyNotExcluded(
+  endpoints: readonly EndpointState[],
+  exclude: readonly EndpointState[] | undefined,
+): EndpointState {
+  const n = endpoints.length;
+  const start = randomIndex(n);
+  for (let k = 0; k < n; k++) {
+    const e = endpoints[(start + k) % n] as EndpointState;
+    if (!isExcluded(e, exclude)) return e;
+  }
+  return endpoints[start] as EndpointState;
 }

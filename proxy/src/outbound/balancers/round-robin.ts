@@ -5,6 +5,7 @@
  */
 import type { EndpointState } from '../endpoint.ts';
 import type { Balancer } from './balancer.ts';
+import { equalWeights, isExcluded } from './balancer.ts';
 
 export class RoundRobinBalancer implements Balancer {
   #next = 0;
@@ -12,36 +13,34 @@ export class RoundRobinBalancer implements Balancer {
   pick(
     endpoints: readonly EndpointState[],
     _hash: string | undefined,
-    exclude: EndpointState | undefined,
+    exclude: readonly EndpointState[] | undefined,
   ): EndpointState {
-    let chosen = this.#pickOnce(endpoints);
-    if (chosen === exclude && endpoints.length > 1) chosen = this.#pickOnce(endpoints);
-    return chosen;
-  }
-
-  #pickOnce(endpoints: readonly EndpointState[]): EndpointState {
     const n = endpoints.length;
-    const first = endpoints[0] as EndpointState;
-    let equal = true;
-    for (let i = 1; i < n; i++) {
-      if ((endpoints[i] as EndpointState).weight !== first.weight) {
-        equal = false;
-        break;
-      }
+    if (equalWeights(endpoints)) {
+      // A retry moves on along the rotation past the endpoints it already tried.
+      let chosen = this.#rotate(n, endpoints);
+      for (let k = 1; k < n && isExcluded(chosen, exclude); k++)
+        chosen = this.#rotate(n, endpoints);
+      return chosen;
     }
-    if (equal) {
-      if (this.#next >= n) this.#next = 0;
-      return endpoints[this.#next++] as EndpointState;
-    }
+    // A retry runs the step among the endpoints it has not tried, if any are left.
+    let skip = exclude;
+    if (skip !== undefined && endpoints.every((e) => skip?.includes(e))) skip = undefined;
     let total = 0;
-    let best = first;
+    let best: EndpointState | undefined;
     for (let i = 0; i < n; i++) {
       const e = endpoints[i] as EndpointState;
+      if (isExcluded(e, skip)) continue;
       e.rrCurrent += e.weight;
       total += e.weight;
-      if (e.rrCurrent > best.rrCurrent) best = e;
+      if (best === undefined || e.rrCurrent > best.rrCurrent) best = e;
     }
-    best.rrCurrent -= total;
-    return best;
+    (best as EndpointState).rrCurrent -= total;
+    return best as EndpointState;
+  }
+
+  #rotate(n: number, endpoints: readonly EndpointState[]): EndpointState {
+    if (this.#next >= n) this.#next = 0;
+    return endpoints[this.#next++] as EndpointState;
   }
 }

@@ -27,17 +27,38 @@ describe('LeastRequestBalancer', function () {
     expect(counts.get(set[0]?.key as string) ?? 0).to.be.greaterThan(250);
   });
 
-  it('weighs load by endpoint weight', function () {
-    const set = endpoints([4, 1]);
-    set[0]!.active = 2; // (2+1)/4 = 0.75 < (0+1)/1
+  it('with unequal weights shares sequential requests in proportion to weight', function () {
+    const set = endpoints([4, 1, 2]);
     const lb = new LeastRequestBalancer(2);
-    expect(lb.pick(set, undefined, undefined)).to.equal(set[0]);
+    const counts = tally(Array.from({ length: 700 }, () => lb.pick(set, undefined, undefined)));
+    // Earliest deadline first is deterministic: exactly 4:1:2.
+    expect(set.map((e) => counts.get(e.key))).to.deep.equal([400, 100, 200]);
+  });
+
+  it('with unequal weights schedules a busy endpoint further out (weight ÷ (active + 1))', function () {
+    const set = endpoints([4, 1]);
+    set[0]!.active = 7; // effective weight 4/8 = 0.5 < 1
+    const lb = new LeastRequestBalancer(2);
+    const counts = tally(Array.from({ length: 300 }, () => lb.pick(set, undefined, undefined)));
+    expect(counts.get(set[1]!.key)).to.equal(200);
+    expect(counts.get(set[0]!.key)).to.equal(100);
+  });
+
+  it('with unequal weights avoids excluded endpoints, and an endpoint back in the set does not get a burst', function () {
+    const set = endpoints([4, 1]);
+    const lb = new LeastRequestBalancer(2);
+    for (let i = 0; i < 20; i++) expect(lb.pick(set, undefined, [set[0]!])).to.equal(set[1]);
+    // set[1] went far ahead in the schedule; set[0] is not owed the picks it missed.
+    const without = [set[1]!, endpoints([2])[0]!];
+    for (let i = 0; i < 50; i++) lb.pick(without, undefined, undefined);
+    const counts = tally(Array.from({ length: 50 }, () => lb.pick(set, undefined, undefined)));
+    expect(counts.get(set[1]!.key)).to.be.within(5, 15);
   });
 
   it('avoids the excluded endpoint', function () {
     const set = endpoints([1, 1]);
     set[1]!.active = 5;
     const lb = new LeastRequestBalancer(2);
-    expect(lb.pick(set, undefined, set[0])).to.equal(set[1]);
+    expect(lb.pick(set, undefined, [set[0]!])).to.equal(set[1]);
   });
 });

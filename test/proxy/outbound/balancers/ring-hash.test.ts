@@ -54,7 +54,7 @@ describe('RingHashBalancer', function () {
     const set = endpoints([1, 1]);
     const lb = new RingHashBalancer();
     const owner = lb.pick(set, 'k', undefined);
-    expect(lb.pick(set, 'k', owner)).not.to.equal(owner);
+    expect(lb.pick(set, 'k', [owner])).not.to.equal(owner);
     const counts = tally(Array.from({ length: 200 }, () => lb.pick(set, undefined, undefined)));
     expect(counts.size).to.equal(2);
   });
@@ -63,5 +63,32 @@ describe('RingHashBalancer', function () {
     expect(hashString('a')).not.to.equal(hashString('b'));
     expect(hashString('abc')).to.equal(hashString('abc'));
     expect(hashString('x')).to.be.within(0, 2 ** 32 - 1);
+  });
+
+  it('honours large weights: no per-endpoint cap flattens them', function () {
+    const many = Array.from({ length: 20_000 }, (_, i) => `k-${i}`);
+    const set = endpoints([1, 100]);
+    const lb = new RingHashBalancer();
+    const counts = tally(many.map((k) => lb.pick(set, k, undefined)));
+    // 1/101 of the ring (a cap of 2048 points per endpoint would give it 128/2176, ~6%).
+    expect((counts.get(set[0]!.key) ?? 0) / many.length).to.be.within(0.003, 0.02);
+  });
+
+  it('scales every endpoint alike past the ring size limit', function () {
+    const many = Array.from({ length: 20_000 }, (_, i) => `k-${i}`);
+    const set = endpoints([600, 300, 100]); // 128,000 points wanted, 65,536 allowed
+    const lb = new RingHashBalancer();
+    const counts = tally(many.map((k) => lb.pick(set, k, undefined)));
+    const share = (i: number) => (counts.get(set[i]!.key) ?? 0) / many.length;
+    expect(share(0)).to.be.within(0.55, 0.65);
+    expect(share(1)).to.be.within(0.25, 0.35);
+    expect(share(2)).to.be.within(0.07, 0.13);
+  });
+
+  it('spreads requests without a key by weight', function () {
+    const set = endpoints([1, 3]);
+    const lb = new RingHashBalancer();
+    const counts = tally(Array.from({ length: 4000 }, () => lb.pick(set, undefined, undefined)));
+    expect((counts.get(set[1]!.key) ?? 0) / 4000).to.be.within(0.65, 0.85);
   });
 });

@@ -25,8 +25,16 @@ describe('RoundRobinBalancer', function () {
   it('avoids the excluded endpoint when another exists', function () {
     const set = endpoints([1, 1]);
     const lb = new RoundRobinBalancer();
-    for (let i = 0; i < 10; i++) expect(lb.pick(set, undefined, set[0])).to.equal(set[1]);
+    for (let i = 0; i < 10; i++) expect(lb.pick(set, undefined, [set[0]!])).to.equal(set[1]);
     const one = endpoints([1]);
-    expect(lb.pick(one, undefined, one[0])).to.equal(one[0]);
+    expect(lb.pick(one, undefined, [one[0]!])).to.equal(one[0]);
+  });
+
+  it('with weights, moves on past every excluded endpoint', function () {
+    const set = endpoints([3, 1, 1]);
+    const lb = new RoundRobinBalancer();
+    for (let i = 0; i < 10; i++) {
+      expect(lb.pick(set, undefined, [set[0]!, set[1]!])).to.equal(set[2]);
+    }
   });
 });
