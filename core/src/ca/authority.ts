@@ -56,7 +56,8 @@ export interface CreateCaOptions extends NewRootOptions {
 }
 
 const rootKeyName = (rootId: string): string => `ca/root/${rootId}`;
-const intermediateKeyName = (rootId: string): string => `ca/intermediate/${rootId}`;
+/** The sealing name (associated data) of a zone intermediate's key. */
+export const intermediateKeyName = (rootId: string): string => `ca/intermediate/${rootId}`;
 
 /** A standalone CA: a root (generated, or provided) and this zone's intermediate under it. */
 export async function createCaState(options: CreateCaOptions): Promise<CaState> {
@@ -386,7 +387,8 @@ function keyTypeOf(key: KeyObject, field: string): { type: KeyType; bits: number
   );
 }
 
-function sealKey(sealer: KeySealer, key: KeyObject, recordName: string): SealedKey {
+/** Seal a CA key for the store, bound to the record it belongs in. */
+export function sealKey(sealer: KeySealer, key: KeyObject, recordName: string): SealedKey {
   const { type, bits } = keyTypeOf(key, 'privateKey');
   return { type, bits, sealed: sealer.seal(privateKeyToPem(key), recordName) };
 }

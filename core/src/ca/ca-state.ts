@@ -39,7 +39,8 @@ export interface RootRecord {
   signerChainPem?: string;
   /** This root's certificate re-issued by the previous root (rotation phase 1). */
   crossSignedPem?: string;
-  source: 'generated' | 'provided';
+  /** `global`: the global control plane's root, whose key only global holds. */
+  source: 'generated' | 'provided' | 'global';
   addedAt: string;
 }
 

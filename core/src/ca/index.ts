@@ -12,3 +12,7 @@ export * from './key-sealing.ts';
 export * from './revocation.ts';
 export * from './renewal.ts';
 export * from './cross-sign.ts';
+// The global control plane's identity (signed by the root itself) and the sealing key source.
+export * from './global-identity.ts';
+export * from './sealer-source.ts';
+export * from './federated-ca.ts';

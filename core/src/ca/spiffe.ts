@@ -4,16 +4,28 @@
  * - workloads: `spiffe://<trust-domain>/zone/<zone>/ns/<namespace>/svc/<service>`
  * - gateways: `spiffe://<trust-domain>/zone/<zone>/gateway/<name>`
  * - zone control planes: `spiffe://<trust-domain>/zone/<zone>/control`
+ * - the global control plane: `spiffe://<trust-domain>/global`
  *
- * The zone is always the first path element so one prefix (`…/zone/<zone>/`) covers
- * everything a zone's intermediate CA may sign. See https://spiffe.io/docs/latest/spiffe-about/spiffe-concepts/
+ * The zone is always the first path element of a zone identity, so one prefix
+ * (`…/zone/<zone>/`) covers everything a zone's intermediate CA may sign. The global's
+ * identity lies outside every zone: only the root signs it (see `global-identity.ts`).
+ * See https://spiffe.io/docs/latest/spiffe-about/spiffe-concepts/
  */
 import { InvalidArgumentError } from '../errors.ts';
 
-export type SpiffeId =
+/** An identity inside one zone: what a zone intermediate may sign. */
+export type ZoneSpiffeId =
   | { kind: 'workload'; trustDomain: string; zone: string; namespace: string; service: string }
   | { kind: 'gateway'; trustDomain: string; zone: string; name: string }
   | { kind: 'control'; trustDomain: string; zone: string };
+
+/** The global control plane's identity: no zone, signed directly by the root. */
+export interface GlobalSpiffeId {
+  kind: 'global';
+  trustDomain: string;
+}
+
+export type SpiffeId = ZoneSpiffeId | GlobalSpiffeId;
 
 // SPIFFE allows [a-z0-9._-] in a trust domain; we keep names to DNS labels so the same
 // strings work as Kubernetes names and in metrics labels.
@@ -54,6 +66,7 @@ export function validateSpiffeSegment(value: unknown, field: string): string {
 
 /** Render a SPIFFE ID after validating every part. */
 export function formatSpiffeId(id: SpiffeId): string {
+  if (id.kind === 'global') return globalSpiffeId(id.trustDomain);
   const base = `${zonePrefix(id.trustDomain, id.zone)}`;
   switch (id.kind) {
     case 'workload':
@@ -74,15 +87,42 @@ export function zonePrefix(trustDomain: string, zone: string): string {
   return `spiffe://${validateTrustDomain(trustDomain)}/zone/${validateSpiffeSegment(zone, 'zone')}/`;
 }
 
+/** `spiffe://<td>/global`: the global control plane's identity. */
+export function globalSpiffeId(trustDomain: string): string {
+  return `spiffe://${validateTrustDomain(trustDomain)}/global`;
+}
+
 /**
- * Parse a SPIFFE ID into its typed parts.
+ * Parse any Causeway SPIFFE ID, the global control plane's included. Use it where the
+ * global's identity is acceptable; everywhere else {@link parseSpiffeId} refuses it.
  *
- * @param field - the input the value came from, named in the error.
  * @throws InvalidArgumentError naming `field` (or the bad part) when malformed.
  */
-export function parseSpiffeId(value: unknown, field = 'spiffeId'): SpiffeId {
+export function parseAnySpiffeId(value: unknown, field = 'spiffeId'): SpiffeId {
+  const global = typeof value === 'string' ? /^spiffe:\/\/([^/]+)\/global$/.exec(value) : null;
+  if (global) {
+    return { kind: 'global', trustDomain: validateTrustDomain(global[1], `${field}.trustDomain`) };
+  }
+  return parseSpiffeId(value, field);
+}
+
+/**
+ * Parse a zone identity (workload, gateway or zone control plane) into its typed parts.
+ * The global control plane's ID is refused here: every caller so far checks a peer or a
+ * CSR that must belong to a zone (see {@link parseAnySpiffeId}).
+ *
+ * @param field - the input the value came from, named in the error.
+ * @throws InvalidArgumentError naming `field` (or the bad part) when malformed or global.
+ */
+export function parseSpiffeId(value: unknown, field = 'spiffeId'): ZoneSpiffeId {
   if (typeof value !== 'string') {
     throw new InvalidArgumentError(`${field} must be a string`, field);
+  }
+  if (/^spiffe:\/\/[^/]+\/global$/.test(value)) {
+    throw new InvalidArgumentError(
+      `${field} ${JSON.stringify(value)} is the global control plane's identity; a zone identity (spiffe://<trust-domain>/zone/<zone>/…) is expected here`,
+      field,
+    );
   }
   const match = /^spiffe:\/\/([^/]+)\/zone\/([^/]+)\/(.+)$/.exec(value);
   if (!match) {
@@ -119,7 +159,7 @@ export function parseSpiffeId(value: unknown, field = 'spiffeId'): SpiffeId {
   );
 }
 
-/** True when `value` parses as a Causeway SPIFFE ID. */
+/** True when `value` parses as a Causeway zone SPIFFE ID (not the global's). */
 export function isSpiffeId(value: unknown): value is string {
   try {
     parseSpiffeId(value);

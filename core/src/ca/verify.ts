@@ -11,7 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { InvalidArgumentError, PermissionDeniedError } from '../errors.ts';
-import type { SpiffeId } from './spiffe.ts';
+import type { ZoneSpiffeId } from './spiffe.ts';
 import { parseSpiffeId } from './spiffe.ts';
 import { pathLengthConstraint, subjectFields } from './x509.ts';
 
@@ -25,7 +25,7 @@ export interface VerifyOptions {
 
 export interface VerifiedLeaf {
   spiffeId: string;
-  id: SpiffeId;
+  id: ZoneSpiffeId;
   /** The root in the bundle that anchors the chain. */
   root: X509Certificate;
 }
@@ -100,7 +100,7 @@ export function verifyLeafChain(
   }
 
   const spiffeId = singleUriSan(leaf.subjectAltName);
-  let id: SpiffeId;
+  let id: ZoneSpiffeId;
   try {
     id = parseSpiffeId(spiffeId, 'leaf.subjectAltName');
   } catch (err) {

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import {
   formatSpiffeId,
+  globalSpiffeId,
   isDnsLabel,
   isSpiffeId,
+  parseAnySpiffeId,
   parseSpiffeId,
   zonePrefix,
 } from '../../../core/src/ca/spiffe.ts';
@@ -75,5 +77,36 @@ describe('ca/spiffe', function () {
     )
       .to.throw(InvalidArgumentError)
       .with.property('field', 'service');
+  });
+});
+
+describe('ca/spiffe: the global control plane identity', function () {
+  it('formats spiffe://<td>/global and parses it only where a global ID is allowed', function () {
+    const id = formatSpiffeId({ kind: 'global', trustDomain: 'mesh.test' });
+    expect(id).to.equal('spiffe://mesh.test/global');
+    expect(globalSpiffeId('mesh.test')).to.equal(id);
+    expect(parseAnySpiffeId(id)).to.deep.equal({ kind: 'global', trustDomain: 'mesh.test' });
+    // Zone identities parse the same through either function.
+    const control = 'spiffe://mesh.test/zone/east/control';
+    expect(parseAnySpiffeId(control)).to.deep.equal(parseSpiffeId(control));
+  });
+
+  it('is refused where a zone identity is expected, saying why', function () {
+    expect(() => parseSpiffeId('spiffe://mesh.test/global', 'peer'))
+      .to.throw(InvalidArgumentError, "global control plane's identity")
+      .with.property('field', 'peer');
+    expect(isSpiffeId('spiffe://mesh.test/global')).to.equal(false);
+  });
+
+  it('validates the trust domain of a global ID', function () {
+    expect(() => parseAnySpiffeId('spiffe://Mesh.Test/global'))
+      .to.throw(InvalidArgumentError)
+      .with.property('field', 'spiffeId.trustDomain');
+    expect(() => formatSpiffeId({ kind: 'global', trustDomain: 'bad domain' })).to.throw(
+      InvalidArgumentError,
+    );
+    expect(() => parseAnySpiffeId('spiffe://mesh.test/global/extra')).to.throw(
+      InvalidArgumentError,
+    );
   });
 });
