@@ -4,9 +4,10 @@
  * "Request decoding failed:" and names the field, and whose `field` is that path, so the
  * zone's /v1 routes answer a plain-text 400 that says what to fix.
  */
-import { isDnsLabel } from '../ca/spiffe.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { EntryFields, badField, durationMs, typeName } from './fields.ts';
+import { EntryFields, badField, checkEntryName, durationMs, label, typeName } from './fields.ts';
+import { decodeExportedServices } from './decode-exported-services.ts';
+import { decodeFailover, decodeZoneWeights } from './decode-zones.ts';
 import { parseSubsetFilter } from './subset-filter.ts';
 import { CONFIG_ENTRY_KINDS, ENTRY_PROTOCOLS, RESOLVER_LB_POLICIES } from './types.ts';
 import type {
@@ -29,6 +30,8 @@ import type {
   SplitterSplit,
   UpstreamDefaults,
 } from './types.ts';
+
+export { checkEntryName } from './fields.ts';
 
 const METHOD = /^[A-Z]{1,20}$/;
 const HEADER = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
@@ -59,24 +62,6 @@ export function checkKind(kind: string, field = 'Kind'): ConfigEntryKind {
     );
   }
   return kind;
-}
-
-/** Check a name path or body parameter: a DNS label, or `*` where `wildcard` allows it. */
-export function checkEntryName(name: string, field: string, wildcard = false): string {
-  if (wildcard && name === '*') return name;
-  // Service, subset, namespace and zone names: DNS labels, as SPIFFE IDs and SNI need.
-  if (!isDnsLabel(name)) {
-    throw badField(
-      field,
-      `must be a lowercase DNS label (letters, digits, "-"; at most 63)${wildcard ? ' or "*"' : ''}, got ${JSON.stringify(name)}`,
-    );
-  }
-  return name;
-}
-
-function label(f: EntryFields, name: string): string | undefined {
-  const v = f.optionalText(name, 63);
-  return v === undefined ? undefined : checkEntryName(v, f.field(name));
 }
 
 /** Decode and check a config entry body. */
@@ -113,6 +98,8 @@ export function decodeConfigEntry(body: unknown): ConfigEntry {
           'Subsets',
           'ConnectTimeout',
           'LoadBalancer',
+          'Failover',
+          'ZoneWeights',
         ]),
       );
     case 'service-splitter':
@@ -121,6 +108,10 @@ export function decodeConfigEntry(body: unknown): ConfigEntry {
       return decodeRouter(new EntryFields(body, '', [...BASE, 'Routes']));
     case 'service-intentions':
       return decodeIntentions(new EntryFields(body, '', [...BASE, 'Sources']));
+    case 'exported-services': {
+      const f = new EntryFields(body, '', [...BASE, 'Services']);
+      return decodeExportedServices(f, base(f));
+    }
   }
 }
 
@@ -284,6 +275,10 @@ function decodeResolver(f: EntryFields): ServiceResolverEntry {
     }
     if (Object.keys(out).length > 0) entry.LoadBalancer = out;
   }
+  const failover = decodeFailover(f);
+  if (failover) entry.Failover = failover;
+  const weights = decodeZoneWeights(f);
+  if (weights) entry.ZoneWeights = weights;
   return entry;
 }
 

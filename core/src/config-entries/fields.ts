@@ -6,6 +6,7 @@
  * than a silently ignored setting. Every failure names the field by its path in
  * Consul's spelling (`Splits[1].Weight`).
  */
+import { isDnsLabel } from '../ca/spiffe.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { parseDuration } from '../options/duration.ts';
 
@@ -22,6 +23,25 @@ export function typeName(value: unknown): string {
 /** A 400 in Consul's words for a body it could not decode, naming `field`. */
 export function badField(field: string, problem: string): InvalidArgumentError {
   return new InvalidArgumentError(`Request decoding failed: ${field} ${problem}`, field);
+}
+
+/** Check a name path or body parameter: a DNS label, or `*` where `wildcard` allows it. */
+export function checkEntryName(name: string, field: string, wildcard = false): string {
+  if (wildcard && name === '*') return name;
+  // Service, subset, namespace and zone names: DNS labels, as SPIFFE IDs and SNI need.
+  if (!isDnsLabel(name)) {
+    throw badField(
+      field,
+      `must be a lowercase DNS label (letters, digits, "-"; at most 63)${wildcard ? ' or "*"' : ''}, got ${JSON.stringify(name)}`,
+    );
+  }
+  return name;
+}
+
+/** An optional name field (a DNS label), or undefined when absent. */
+export function label(f: EntryFields, name: string): string | undefined {
+  const v = f.optionalText(name, 63);
+  return v === undefined ? undefined : checkEntryName(v, f.field(name));
 }
 
 export class EntryFields {

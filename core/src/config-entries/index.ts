@@ -1,5 +1,10 @@
 export type * from './types.ts';
-export { CONFIG_ENTRY_KINDS, ENTRY_PROTOCOLS, RESOLVER_LB_POLICIES } from './types.ts';
+export {
+  CONFIG_ENTRY_KINDS,
+  ENTRY_PROTOCOLS,
+  EXPORTED_SERVICES_NAME,
+  RESOLVER_LB_POLICIES,
+} from './types.ts';
 export {
   checkEntryName,
   checkKind,
@@ -11,3 +16,4 @@ export { matchesSubset, parseSubsetFilter } from './subset-filter.ts';
 export type { FilterTarget, SubsetClause } from './subset-filter.ts';
 export * from './entry-store.ts';
 export { ConfigEntrySet, readConfigEntrySet } from './entry-set.ts';
+export { exportResourceName, exportsOf } from './exports.ts';

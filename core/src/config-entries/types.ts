@@ -6,8 +6,9 @@
  * durations kept as the Go duration strings the operator wrote (`"5s"`).
  *
  * Extensions Causeway adds (documented in docs/config-entries.md): the `peak_ewma` load
- * balancer policy, `Destination.Fault` on service-router routes, and `Zone` on a
- * service-intentions source.
+ * balancer policy, `Destination.Fault` on service-router routes, `Zone` on a
+ * service-intentions source, on a service-resolver failover target and on an
+ * exported-services consumer, and `ZoneWeights` on a service-resolver.
  */
 
 export const CONFIG_ENTRY_KINDS = [
@@ -16,6 +17,7 @@ export const CONFIG_ENTRY_KINDS = [
   'service-splitter',
   'service-router',
   'service-intentions',
+  'exported-services',
 ] as const;
 export type ConfigEntryKind = (typeof CONFIG_ENTRY_KINDS)[number];
 
@@ -80,6 +82,17 @@ export interface ResolverLoadBalancer {
   HashPolicies?: HashPolicy[];
 }
 
+/** A zone traffic fails over to (Consul's target names a `Peer`; Causeway names a zone). */
+export interface FailoverTarget {
+  Zone: string;
+}
+
+/** Consul's `Failover["*"]`: where traffic goes when the local zone has too little. */
+export interface ResolverFailover {
+  /** Tried in order: the first gets priority 1, the next 2, … */
+  Targets: FailoverTarget[];
+}
+
 export interface ServiceResolverEntry extends EntryBase {
   Kind: 'service-resolver';
   DefaultSubset?: string;
@@ -87,6 +100,13 @@ export interface ServiceResolverEntry extends EntryBase {
   /** A Go duration ("5s"). */
   ConnectTimeout?: string;
   LoadBalancer?: ResolverLoadBalancer;
+  /** Keyed by `*` only (failover applies to the whole service, not per subset). */
+  Failover?: Record<string, ResolverFailover>;
+  /**
+   * Causeway extension: spread traffic across zones by weight (0-100 each). The zones
+   * with a positive weight share the first priority; a zone weighted 0 is never used.
+   */
+  ZoneWeights?: Record<string, number>;
 }
 
 export interface SplitterSplit {
@@ -169,12 +189,37 @@ export interface ServiceIntentionsEntry extends EntryBase {
   Sources: IntentionSource[];
 }
 
+/** Who may reach an exported service: one zone, or `*` for every zone. */
+export interface ExportConsumer {
+  Zone: string;
+}
+
+export interface ExportedService {
+  Name: string;
+  /** Always set once decoded ("default" when left out). */
+  Namespace: string;
+  Consumers: ExportConsumer[];
+}
+
+/**
+ * The zone's exported services: one entry per zone, named `default` (Consul has one per
+ * admin partition). A service is reachable from another zone only when listed here.
+ */
+export interface ExportedServicesEntry extends EntryBase {
+  Kind: 'exported-services';
+  Services: ExportedService[];
+}
+
+/** The only name an exported-services entry may have. */
+export const EXPORTED_SERVICES_NAME = 'default';
+
 export type ConfigEntry =
   | ServiceDefaultsEntry
   | ServiceResolverEntry
   | ServiceSplitterEntry
   | ServiceRouterEntry
-  | ServiceIntentionsEntry;
+  | ServiceIntentionsEntry
+  | ExportedServicesEntry;
 
 export type EntryOfKind<K extends ConfigEntryKind> = Extract<ConfigEntry, { Kind: K }>;
 

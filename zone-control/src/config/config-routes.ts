@@ -12,6 +12,11 @@
  * does not grant; Causeway's authorizer has no intentions level, so writing or deleting
  * them needs `operator:write`. Otherwise the token of the service an intention protects
  * could rewrite who may call it. Reading them stays `service:read`.
+ *
+ * exported-services (one entry per zone, named `default`) decides which services other
+ * zones may reach: Consul asks `mesh:write` / `mesh:read`, which Causeway's authorizer
+ * does not have, so it needs `operator:write` / `operator:read`. `service:<access>` on a
+ * service called "default" must not stand in for it.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -40,7 +45,8 @@ import { param, replyJson, uintParam } from '../kv/consul-reply.ts';
 
 /**
  * service:<access> on the entry's name, or operator:<access>; otherwise Consul's 403.
- * Intentions are written with operator:write only (see above).
+ * Intentions are written with operator:write only, exported-services read and written
+ * with operator access only (see above).
  */
 function requireEntryAccess(
   authz: Authorizer,
@@ -49,14 +55,15 @@ function requireEntryAccess(
   access: Access,
 ): void {
   if (authz.allows('operator', '', access)) return;
-  if (kind === 'service-intentions' && access === 'write') {
-    requireAccess(authz, 'operator', '', 'write');
+  if ((kind === 'service-intentions' && access === 'write') || kind === 'exported-services') {
+    requireAccess(authz, 'operator', '', access);
   }
   requireAccess(authz, 'service', name, access);
 }
 
-function canRead(authz: Authorizer, name: string): boolean {
-  return authz.allows('operator', '', 'read') || authz.allows('service', name, 'read');
+function canRead(authz: Authorizer, kind: ConfigEntryKind, name: string): boolean {
+  if (authz.allows('operator', '', 'read')) return true;
+  return kind !== 'exported-services' && authz.allows('service', name, 'read');
 }
 
 function namespaceOf(ctx: Context): string {
@@ -120,7 +127,7 @@ export function configRoutes(router: Router, deps: ApiDeps): void {
     const { entries, index } = await listConfigEntries(store, kind, namespace);
     setConsulHeaders(ctx, index);
     // As Consul: entries the token may not read are left out, not refused.
-    const readable = entries.filter((e) => canRead(authz, e.Name));
+    const readable = entries.filter((e) => canRead(authz, kind, e.Name));
     if (readable.length < entries.length) ctx.set('X-Consul-Results-Filtered-By-ACLs', 'true');
     replyJson(ctx, readable);
   });
