@@ -52,8 +52,8 @@ export function parseProxyFlags(args: readonly string[], env: Env): ProxyOptions
     .option('--app-address <host>', 'the local app address (default 127.0.0.1)')
     .option('--app-protocol <tcp|http>', 'what the app speaks (default tcp)')
     .option(
-      '--upstream <[ns/]service:port>',
-      'an upstream and its local port (repeatable)',
+      '--upstream <[ns/]service[@zone]:port>',
+      'an upstream and its local port; @zone: only that zone (repeatable)',
       collect,
     )
     .option('--inbound-port <port>', 'inbound mTLS port, 0 = any (default 15006)')

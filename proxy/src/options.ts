@@ -18,7 +18,7 @@ import {
   validateTrustDomain,
 } from '../../core/index.ts';
 import type { HostPort } from '../../core/index.ts';
-import { validateHelloTags } from '../../core/src/proxy-stream/messages.ts';
+import { checkedListenerName, validateHelloTags } from '../../core/src/proxy-stream/messages.ts';
 
 export interface ProxyOptions {
   /** A static bootstrap file (YAML or JSON); no control plane. See docs/proxy.md. */
@@ -44,7 +44,10 @@ export interface ProxyOptions {
   appAddress?: string;
   /** @default "tcp" */
   appProtocol?: string;
-  /** `backend:9001` or `ns/backend:9001`: an upstream and its local listener port. */
+  /**
+   * `[<ns>/]<service>[@<zone>]:<port>`: an upstream and its local listener port;
+   * `api@west:9002` reaches only zone west's instances of `api`.
+   */
   upstream?: string[];
   /** The inbound mTLS listener's port; 0 picks a free one. @default 15006 */
   inboundPort?: number | string;
@@ -75,6 +78,8 @@ export interface ResolvedUpstream {
   service: string;
   namespace: string;
   localPort: number;
+  /** Only this zone's instances (`@<zone>`); undefined: any zone, the local one first. */
+  zone?: string;
 }
 
 export type HealthCheckSpec = { kind: 'none' } | { kind: 'tcp' } | { kind: 'http'; url: string };
@@ -175,11 +180,25 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
   };
   const upstreams = (options.upstream ?? []).map((u, i) => parseUpstream(u, `upstream[${i}]`));
   const ports = new Set<number>();
+  const listeners = new Map<string, number>();
   for (const [i, u] of upstreams.entries()) {
     if (ports.has(u.localPort) || u.localPort === inbound.port) {
       throw new ConfigError(`upstream[${i}]: port ${u.localPort} is used twice`, `upstream[${i}]`);
     }
     ports.add(u.localPort);
+    // The zone's rule for hello upstreams: one listener per name, so one upstream per
+    // service and zone (in any namespace). Refused here, it is a startup error rather than
+    // a proxy the zone refuses at every reconnect.
+    const listener = wrap(() => checkedListenerName(u, `upstream[${i}]`), `upstream[${i}]`);
+    const other = listeners.get(listener);
+    if (other !== undefined) {
+      throw new ConfigError(
+        `upstream[${i}]: ${u.service}${u.zone === undefined ? '' : `@${u.zone}`} is already ` +
+          `upstream[${other}]; one upstream per service name and zone`,
+        `upstream[${i}]`,
+      );
+    }
+    listeners.set(listener, i);
   }
   const node = options.node ?? hostname();
   const trustDomain = options.trustDomain;
@@ -230,21 +249,23 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
   };
 }
 
-/** `backend:9001` or `payments/backend:9001`. */
+/** `backend:9001`, `payments/backend:9001`, `backend@west:9002`. */
 export function parseUpstream(value: string, field: string): ResolvedUpstream {
-  const match = /^(?:([^/:]+)\/)?([^/:]+):(\d{1,5})$/.exec(value.trim());
+  const match = /^(?:([^/:@]+)\/)?([^/:@]+)(?:@([^/:@]+))?:(\d{1,5})$/.exec(value.trim());
   if (!match) {
     throw new ConfigError(
-      `${field} must look like backend:9001 or namespace/backend:9001 (got ${JSON.stringify(value)})`,
+      `${field} must look like backend:9001, namespace/backend:9001 or backend@zone:9001 (got ${JSON.stringify(value)})`,
       field,
     );
   }
-  const [, namespace = 'default', service = '', port = ''] = match;
-  return {
+  const [, namespace = 'default', service = '', zone, port = ''] = match;
+  const upstream: ResolvedUpstream = {
     service: label(service, `${field}.service`),
     namespace: label(namespace, `${field}.namespace`),
     localPort: parseInteger(port, `${field}.port`, { min: 1, max: 65535 }),
   };
+  if (zone !== undefined) upstream.zone = label(zone, `${field}.zone`);
+  return upstream;
 }
 
 export function parseHealthCheck(value: string): HealthCheckSpec {

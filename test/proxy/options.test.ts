@@ -122,6 +122,29 @@ describe('proxy options and flags', function () {
     expect(configError(() => stream([...base, '--address', '0.0.0.0'])).field).to.equal('address');
   });
 
+  it('takes the same service local and pinned to zones, refusing one service and zone twice', function () {
+    const o = stream([
+      ...base,
+      '--upstream',
+      'api:9001',
+      '--upstream',
+      'api@west:9002',
+      '--upstream',
+      'payments/api@east:9003',
+    ]);
+    expect(o.upstreams).to.deep.equal([
+      { service: 'api', namespace: 'default', localPort: 9001 },
+      { service: 'api', namespace: 'default', localPort: 9002, zone: 'west' },
+      { service: 'api', namespace: 'payments', localPort: 9003, zone: 'east' },
+    ]);
+    const twice = ['--upstream', 'api@west:9002', '--upstream', 'payments/api@west:9003'];
+    expect(configError(() => stream([...base, ...twice])).field).to.equal('upstream[1]');
+    expect(
+      configError(() => stream([...base, '--upstream', `${'s'.repeat(40)}@${'z'.repeat(22)}:9002`]))
+        .field,
+    ).to.equal('upstream[0].zone');
+  });
+
   it('takes a bootstrap file alone, admin address optional', function () {
     expect(
       resolveProxyOptions(parseProxyFlags(['--bootstrap', 'p.yaml', '--workers', '2'], {})),
@@ -140,6 +163,19 @@ describe('proxy options and flags', function () {
       localPort: 1,
     });
     expect(() => parseUpstream('svc:70000', 'u')).to.throw(ConfigError, /u.port/);
+    expect(parseUpstream('api@west:9002', 'u')).to.deep.equal({
+      service: 'api',
+      namespace: 'default',
+      localPort: 9002,
+      zone: 'west',
+    });
+    expect(parseUpstream('ns/api@west:9002', 'u')).to.deep.include({
+      namespace: 'ns',
+      zone: 'west',
+    });
+    expect(configError(() => parseUpstream('api@West:9002', 'u')).field).to.equal('u.zone');
+    expect(configError(() => parseUpstream('api@:9002', 'u')).field).to.equal('u');
+    expect(configError(() => parseUpstream('api@west@east:9002', 'u')).field).to.equal('u');
     expect(parseHealthCheck('none')).to.deep.equal({ kind: 'none' });
     expect(parseHealthCheck('http://127.0.0.1:8080/health')).to.deep.equal({
       kind: 'http',

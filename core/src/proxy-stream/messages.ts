@@ -40,6 +40,41 @@ export interface Upstream {
   namespace: string;
   /** The 127.0.0.1 port the proxy listens on for this upstream. */
   localPort: number;
+  /**
+   * Reach only the service's instances in this zone (`--upstream api@west:9002`, like
+   * Consul's upstream `Datacenter`): no other zone, no failover. Undefined: every zone
+   * the service's resolver allows, the local one first.
+   */
+  zone?: string;
+}
+
+/** Longest outbound listener name: listener names are DNS labels. */
+const MAX_LISTENER_NAME = 63;
+
+/**
+ * The outbound listener an upstream gets in the snapshot: its service name, or
+ * `<service>--<zone>` when pinned to a zone (a DNS label, as listener names must be; a
+ * double hyphen, because service names like `api-west` are common in multi-zone meshes).
+ */
+export function upstreamListenerName(u: Pick<Upstream, 'service' | 'zone'>): string {
+  return u.zone === undefined ? u.service : `${u.service}--${u.zone}`;
+}
+
+/**
+ * {@link upstreamListenerName}, refusing a pinned upstream whose name would be too long
+ * for a DNS label. The proxy checks its `--upstream` flags with this too, so the zone
+ * never refuses what it sent. @throws InvalidArgumentError naming `<field>.zone`
+ */
+export function checkedListenerName(u: Pick<Upstream, 'service' | 'zone'>, field: string): string {
+  const listener = upstreamListenerName(u);
+  if (listener.length > MAX_LISTENER_NAME) {
+    throw new InvalidArgumentError(
+      `${field}: the listener for ${u.service}@${u.zone} would be named ${listener}, ` +
+        `${listener.length} characters; service and zone may have ${MAX_LISTENER_NAME - 2} together`,
+      `${field}.zone`,
+    );
+  }
+  return listener;
 }
 
 export interface HelloMessage {
@@ -280,7 +315,7 @@ function decodeHello(m: Fields): HelloMessage {
     );
   }
   const seenPorts = new Set<number>();
-  const seenServices = new Map<string, number>();
+  const seenListeners = new Map<string, number>();
   const upstreams = rawUpstreams.map((u: unknown, i): Upstream => {
     const at = `upstreams[${i}]`;
     if (typeof u !== 'object' || u === null) {
@@ -296,22 +331,27 @@ function decodeHello(m: Fields): HelloMessage {
     }
     seenPorts.add(localPort);
     const service = name(f.service, `${at}.service`);
-    // An upstream's listener is named after its service (a DNS label, so no room for the
-    // namespace): the same service twice, even in two namespaces, would be two listeners
-    // of one name, which no snapshot can hold.
-    const other = seenServices.get(service);
+    const zone = f.zone === undefined ? undefined : name(f.zone, `${at}.zone`);
+    const listener = checkedListenerName({ service, zone }, at);
+    // An upstream's listener is named after its service and pinned zone (a DNS label, so
+    // no room for the namespace): the same service twice, even in two namespaces, would be
+    // two listeners of one name, which no snapshot can hold. `api` and `api@west` are two.
+    const other = seenListeners.get(listener);
     if (other !== undefined) {
       throw new InvalidArgumentError(
-        `${at}.service ${service} is already upstreams[${other}]; one upstream per service name`,
+        `${at}.service ${service}${zone === undefined ? '' : `@${zone}`} is already ` +
+          `upstreams[${other}] (listener ${listener}); one upstream per service name and zone`,
         `${at}.service`,
       );
     }
-    seenServices.set(service, i);
-    return {
+    seenListeners.set(listener, i);
+    const upstream: Upstream = {
       service,
       namespace: name(f.namespace ?? 'default', `${at}.namespace`),
       localPort,
     };
+    if (zone !== undefined) upstream.zone = zone;
+    return upstream;
   });
   const instanceId = text(m, 'instanceId', 128);
   if (!/^[A-Za-z0-9._:-]+$/.test(instanceId)) {

@@ -6,6 +6,7 @@ import {
   decodeProxyMessage,
   decodeZoneMessage,
   errorFrame,
+  upstreamListenerName,
 } from '../../../core/src/proxy-stream/messages.ts';
 
 const hello = {
@@ -103,6 +104,65 @@ describe('proxy stream messages', function () {
     );
     expect(refusedField(d, { type: 'csr', csr: 'x'.repeat(70_000) })).to.equal('csr');
     expect(refusedField(d, 'x'.repeat(MAX_FRAME_BYTES + 1))).to.equal('frame');
+  });
+
+  it('decodes an upstream pinned to a zone, one listener per service and zone', function () {
+    const decoded = decodeProxyMessage(
+      JSON.stringify({
+        ...hello,
+        upstreams: [
+          { service: 'api', localPort: 9001 },
+          { service: 'api', localPort: 9002, zone: 'west' },
+          { service: 'api', namespace: 'payments', localPort: 9003, zone: 'east' },
+        ],
+      }),
+    );
+    expect(decoded).to.deep.include({
+      upstreams: [
+        { service: 'api', namespace: 'default', localPort: 9001 },
+        { service: 'api', namespace: 'default', localPort: 9002, zone: 'west' },
+        { service: 'api', namespace: 'payments', localPort: 9003, zone: 'east' },
+      ],
+    });
+    expect(upstreamListenerName({ service: 'api' })).to.equal('api');
+    expect(upstreamListenerName({ service: 'api', zone: 'west' })).to.equal('api--west');
+  });
+
+  it('refuses a pinned upstream whose zone is not a label, repeats a pin, or names too long a listener', function () {
+    const d = decodeProxyMessage;
+    const upstreams = (...list: Record<string, unknown>[]) => ({ ...hello, upstreams: list });
+    expect(refusedField(d, upstreams({ service: 'api', localPort: 1, zone: 'West' }))).to.equal(
+      'upstreams[0].zone',
+    );
+    expect(refusedField(d, upstreams({ service: 'api', localPort: 1, zone: 7 }))).to.equal(
+      'upstreams[0].zone',
+    );
+    // Same service and zone in two namespaces: one listener name for both.
+    expect(
+      refusedField(
+        d,
+        upstreams(
+          { service: 'api', localPort: 1, zone: 'west' },
+          { service: 'api', namespace: 'payments', localPort: 2, zone: 'west' },
+        ),
+      ),
+    ).to.equal('upstreams[1].service');
+    // A service literally named api--west would share the pinned listener's name.
+    expect(
+      refusedField(
+        d,
+        upstreams(
+          { service: 'api', localPort: 1, zone: 'west' },
+          { service: 'api--west', localPort: 2 },
+        ),
+      ),
+    ).to.equal('upstreams[1].service');
+    expect(
+      refusedField(d, upstreams({ service: 's'.repeat(40), localPort: 1, zone: 'z'.repeat(22) })),
+    ).to.equal('upstreams[0].zone');
+    expect(() =>
+      d(JSON.stringify(upstreams({ service: 's'.repeat(40), localPort: 1, zone: 'z'.repeat(21) }))),
+    ).not.to.throw();
   });
 
   it('refuses hello fields the catalog would refuse, naming the hello field', function () {

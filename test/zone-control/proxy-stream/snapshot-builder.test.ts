@@ -19,6 +19,8 @@ import type {
   Stored,
 } from '../../../core/index.ts';
 import type { HelloMessage } from '../../../core/src/proxy-stream/messages.ts';
+import type { RemoteResources } from '../../../zone-control/src/proxy-stream/remote-resources.ts';
+import { NO_REMOTES } from '../../../zone-control/src/proxy-stream/remote-resources.ts';
 import { buildSnapshot } from '../../../zone-control/src/proxy-stream/snapshot-builder.ts';
 import type { SnapshotInputs } from '../../../zone-control/src/proxy-stream/snapshot-builder.ts';
 
@@ -32,6 +34,8 @@ interface InstanceSpec {
   node?: string;
   address?: string;
   inbound?: number;
+  /** The instance's own port (default: `inbound`, else 8080). */
+  port?: number;
   zone?: string;
   meta?: Record<string, string>;
   tags?: string[];
@@ -63,7 +67,7 @@ function catalogOf(specs: InstanceSpec[]): CatalogSnapshot {
       node,
       zone: s.zone ?? 'east',
       address: s.address ?? '',
-      port: s.inbound ?? 8080,
+      port: s.port ?? s.inbound ?? 8080,
       protocol: 'tcp',
       proxy: s.inbound === undefined ? {} : { inbound: s.inbound },
       tags: s.tags ?? [],
@@ -93,10 +97,15 @@ function catalogOf(specs: InstanceSpec[]): CatalogSnapshot {
   return new CatalogSnapshot(7, [...nodes.values()], instances, checks);
 }
 
-function inputs(specs: InstanceSpec[], entries: unknown[]): SnapshotInputs {
+function inputs(
+  specs: InstanceSpec[],
+  entries: unknown[],
+  remotes: RemoteResources = NO_REMOTES,
+): SnapshotInputs {
   return {
     catalog: catalogOf(specs),
     entries: new ConfigEntrySet(entries.map((e) => decodeConfigEntry(e))),
+    remotes,
     zone: 'east',
     trustDomain: 'causeway.test',
   };
@@ -395,6 +404,454 @@ describe('proxy snapshot builder', function () {
     expect(built.clusters).to.have.length(1);
     expect(built.clusters[0]).to.include({ name: 'api~v9' });
     expect(built.clusters[0]?.endpoints).to.deep.equal([]);
+    expect(decodeProxyConfig(built)).to.deep.equal(built);
+  });
+});
+
+/** Other zones' records as zone sync stores them, without the envelope. */
+function remotes(
+  services: [zone: string, service: string, healthy: number, total?: number][],
+  gateways: [
+    zone: string,
+    name: string,
+    address: string,
+    port: number,
+    health?: HealthStatus,
+  ][] = [],
+): RemoteResources {
+  return {
+    services: services.map(([zone, service, healthy, total]) => ({
+      zone,
+      service,
+      namespace: 'default',
+      protocol: 'tcp',
+      healthy,
+      total: total ?? healthy,
+    })),
+    gateways: gateways.map(([zone, name, publicAddress, publicPort, health]) => ({
+      zone,
+      name,
+      publicAddress,
+      publicPort,
+      health: health ?? 'passing',
+    })),
+  };
+}
+
+const GATEWAY_META = { 'causeway-kind': 'mesh-gateway', 'causeway-public-addr': '203.0.113.1:443' };
+const apiUpstream = hello({
+  upstreams: [{ service: 'api', namespace: 'default', localPort: 9101 }],
+});
+
+/** `zone/priority/weight@address:port` of the only cluster's endpoints. */
+function endpointsOf(built: ReturnType<typeof buildSnapshot>, cluster = 'api'): string[] {
+  const found = built.clusters.find((c) => c.name === cluster);
+  if (!found) throw new Error(`no cluster ${cluster}`);
+  return found.endpoints.map(
+    (e) =>
+      `${e.zone}/${e.priority}/${e.weight}@${e.address}:${e.port}${e.health === 'passing' ? '' : ` ${e.health}`}`,
+  );
+}
+
+describe('proxy snapshot builder: cross-zone endpoints', function () {
+  it('keeps a cluster local when no other zone exports the service to this one (cross-zone-local-only)', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001 },
+          { id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META },
+        ],
+        [],
+        // west exports another service, and knows gateways: neither concerns api.
+        remotes([['west', 'billing', 3]], [['west', 'gw', '198.51.100.7', 443]]),
+      ),
+      apiUpstream,
+    );
+    expect(endpointsOf(built)).to.deep.equal(['east/0/1@10.1.0.1:22001']);
+    golden('cross-zone-local-only', built);
+  });
+
+  it('reaches a remote zone through each healthy local gateway, its healthy count split between them (cross-zone-via-gateway)', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001 },
+          { id: 'api-2', service: 'api', inbound: 22002, health: 'critical' },
+          { id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META },
+          { id: 'gw-2', service: 'gateway', port: 8443, meta: GATEWAY_META, address: '10.2.0.9' },
+          // A critical gateway carries nothing.
+          { id: 'gw-3', service: 'gateway', port: 8443, meta: GATEWAY_META, health: 'critical' },
+          // Another zone's gateway in this catalog is not a way out of this zone.
+          { id: 'gw-4', service: 'gateway', port: 8443, meta: GATEWAY_META, zone: 'west' },
+        ],
+        [],
+        remotes(
+          [
+            ['west', 'api', 5, 6],
+            ['central', 'api', 1],
+          ],
+          // Known, but the local gateways come first.
+          [['west', 'gw', '198.51.100.7', 443]],
+        ),
+      ),
+      apiUpstream,
+    );
+    expect(endpointsOf(built)).to.deep.equal([
+      'east/0/1@10.1.0.1:22001',
+      'east/0/1@10.1.0.2:22002 critical',
+      'central/1/1@10.1.0.3:8443',
+      'central/1/1@10.2.0.9:8443',
+      'west/1/3@10.1.0.3:8443',
+      'west/1/2@10.2.0.9:8443',
+    ]);
+    const west = built.clusters[0]?.endpoints.find((e) => e.zone === 'west');
+    expect(west).to.include({ instanceId: 'gateway:west', health: 'passing' });
+    golden('cross-zone-via-gateway', built);
+  });
+
+  it('dials the remote zone’s gateways directly when this zone has no healthy gateway (cross-zone-remote-gateway)', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001 },
+          { id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META, health: 'critical' },
+        ],
+        [],
+        remotes(
+          [
+            ['west', 'api', 4],
+            // No gateway known for central: no way to reach it, so no endpoint.
+            ['central', 'api', 2],
+          ],
+          [
+            ['west', 'gw-a', '198.51.100.7', 443],
+            ['west', 'gw-b', 'gw-b.west.example:8443', 8443, 'warning'],
+            ['west', 'gw-c', '198.51.100.9', 443, 'critical'],
+          ],
+        ),
+      ),
+      apiUpstream,
+    );
+    expect(endpointsOf(built)).to.deep.equal([
+      'east/0/1@10.1.0.1:22001',
+      'west/1/2@198.51.100.7:443',
+      'west/1/2@gw-b.west.example:8443',
+    ]);
+    golden('cross-zone-remote-gateway', built);
+  });
+
+  it('orders failover zones as the resolver lists them and leaves unlisted zones out (cross-zone-failover-order)', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001 },
+          // A west instance in this catalog follows the same order as west's gateway route.
+          { id: 'api-9', service: 'api', inbound: 22009, zone: 'west' },
+          { id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META },
+        ],
+        [
+          {
+            Kind: 'service-resolver',
+            Name: 'api',
+            Failover: { '*': { Targets: [{ Zone: 'central' }, { Zone: 'west' }] } },
+          },
+        ],
+        remotes([
+          ['west', 'api', 2],
+          ['central', 'api', 3],
+          ['south', 'api', 9],
+        ]),
+      ),
+      apiUpstream,
+    );
+    expect(endpointsOf(built)).to.deep.equal([
+      'east/0/1@10.1.0.1:22001',
+      'west/2/1@10.1.0.2:22009',
+      'central/1/3@10.1.0.3:8443',
+      'west/2/2@10.1.0.3:8443',
+    ]);
+    golden('cross-zone-failover-order', built);
+  });
+
+  it('spreads the first priority across zones by ZoneWeights shares and leaves a zone weighted 0 out (cross-zone-weights)', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001 },
+          { id: 'api-2', service: 'api', inbound: 22002, weights: { passing: 3, warning: 1 } },
+          { id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META },
+        ],
+        [
+          {
+            Kind: 'service-resolver',
+            Name: 'api',
+            ZoneWeights: { east: 80, west: 20, south: 0 },
+          },
+        ],
+        remotes([
+          ['west', 'api', 7],
+          ['south', 'api', 5],
+          ['central', 'api', 1],
+        ]),
+      ),
+      apiUpstream,
+    );
+    // east's 80 shares × 10 000 split 1:3 between its instances; west's 20 × 10 000 on its
+    // one way in; south never; central, unlisted, is the fallback.
+    expect(endpointsOf(built)).to.deep.equal([
+      'east/0/200000@10.1.0.1:22001',
+      'east/0/600000@10.1.0.2:22002',
+      'west/0/200000@10.1.0.3:8443',
+      'central/1/1@10.1.0.3:8443',
+    ]);
+    golden('cross-zone-weights', built);
+  });
+
+  it('leaves out a zone that exports the service with no healthy instance (cross-zone-unhealthy-zone)', function () {
+    const built = buildSnapshot(
+      inputs(
+        [{ id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META }],
+        [],
+        remotes([
+          ['west', 'api', 0, 4],
+          ['central', 'api', 2, 4],
+        ]),
+      ),
+      apiUpstream,
+    );
+    expect(endpointsOf(built)).to.deep.equal(['central/1/2@10.1.0.1:8443']);
+    golden('cross-zone-unhealthy-zone', built);
+  });
+
+  it('keeps a subset cluster in its own zone: other zones report counts per service, not per subset', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001, meta: { version: 'v1' } },
+          { id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META },
+        ],
+        [
+          {
+            Kind: 'service-resolver',
+            Name: 'api',
+            DefaultSubset: 'v1',
+            Subsets: { v1: { Filter: 'Service.Meta.version == v1' } },
+          },
+        ],
+        remotes([['west', 'api', 3]]),
+      ),
+      apiUpstream,
+    );
+    expect(endpointsOf(built, 'api~v1')).to.deep.equal(['east/0/1@10.1.0.1:22001']);
+    expect(decodeProxyConfig(built)).to.deep.equal(built);
+  });
+
+  it('falls back to the local zone first when ZoneWeights sends traffic elsewhere without naming it', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001 },
+          { id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META },
+        ],
+        [
+          {
+            Kind: 'service-resolver',
+            Name: 'api',
+            ZoneWeights: { west: 100 },
+            Failover: { '*': { Targets: [{ Zone: 'central' }] } },
+          },
+        ],
+        remotes([
+          ['west', 'api', 2],
+          ['central', 'api', 2],
+          ['south', 'api', 2],
+        ]),
+      ),
+      apiUpstream,
+    );
+    expect(endpointsOf(built)).to.deep.equal([
+      'east/1/1@10.1.0.1:22001',
+      'west/0/1000000@10.1.0.2:8443',
+      'central/2/2@10.1.0.2:8443',
+    ]);
+    expect(decodeProxyConfig(built)).to.deep.equal(built);
+  });
+});
+
+describe('proxy snapshot builder: upstreams pinned to a zone', function () {
+  const pinned = hello({
+    upstreams: [
+      { service: 'api', namespace: 'default', localPort: 9101 },
+      { service: 'api', namespace: 'default', localPort: 9102, zone: 'west' },
+      { service: 'api', namespace: 'default', localPort: 9103, zone: 'east' },
+    ],
+  });
+  const resolver = {
+    Kind: 'service-resolver',
+    Name: 'api',
+    ConnectTimeout: '2s',
+    LoadBalancer: { Policy: 'least_request', LeastRequestConfig: { ChoiceCount: 3 } },
+    // Unpinned traffic never goes to west; the pin still reaches it.
+    Failover: { '*': { Targets: [{ Zone: 'central' }] } },
+  };
+
+  it('gives each pinned upstream its own listener and cluster with only that zone’s endpoints at priority 0 (cross-zone-pinned)', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001 },
+          // A west instance in this catalog is a west instance for the pin too.
+          { id: 'api-9', service: 'api', inbound: 22009, zone: 'west' },
+          { id: 'admin-1', service: 'admin', inbound: 23001 },
+          { id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META },
+        ],
+        [
+          { Kind: 'service-defaults', Name: 'api', Protocol: 'http' },
+          resolver,
+          {
+            Kind: 'service-router',
+            Name: 'api',
+            Routes: [
+              { Match: { HTTP: { PathPrefix: '/admin' } }, Destination: { Service: 'admin' } },
+            ],
+          },
+        ],
+        remotes(
+          [
+            ['west', 'api', 4],
+            ['central', 'api', 2],
+          ],
+          [['west', 'gw', '198.51.100.7', 443]],
+        ),
+      ),
+      pinned,
+    );
+    expect(built.outbound.map((l) => `${l.name}:${l.port}`)).to.deep.equal([
+      'api:9101',
+      'api--west:9102',
+      'api--east:9103',
+    ]);
+    // The router and its admin destination apply to the unpinned upstream only.
+    expect(
+      built.outbound.map((l) => l.routes.map((r) => r.destinations[0]?.cluster)),
+    ).to.deep.equal([['admin', 'api'], ['api.default.west'], ['api.default.east']]);
+    expect(built.outbound.map((l) => l.protocol)).to.deep.equal(['http', 'http', 'http']);
+    expect(endpointsOf(built)).to.deep.equal([
+      'east/0/1@10.1.0.1:22001',
+      'central/1/2@10.1.0.4:8443',
+    ]);
+    expect(endpointsOf(built, 'api.default.west')).to.deep.equal([
+      'west/0/1@10.1.0.2:22009',
+      'west/0/4@10.1.0.4:8443',
+    ]);
+    expect(endpointsOf(built, 'api.default.east')).to.deep.equal(['east/0/1@10.1.0.1:22001']);
+    for (const name of ['api.default.west', 'api.default.east']) {
+      const cluster = built.clusters.find((c) => c.name === name);
+      expect(cluster).to.deep.include({
+        service: 'api',
+        namespace: 'default',
+        connectTimeoutMs: 2000,
+        lb: { policy: 'least_request', choiceCount: 3 },
+      });
+    }
+    golden('cross-zone-pinned', built);
+  });
+
+  it('dials the pinned zone’s healthy gateways directly when this zone has none (cross-zone-pinned-remote-gateway)', function () {
+    const built = buildSnapshot(
+      inputs([{ id: 'api-1', service: 'api', inbound: 22001, namespace: 'payments' }], [], {
+        services: [
+          {
+            zone: 'west',
+            service: 'api',
+            namespace: 'payments',
+            protocol: 'tcp',
+            healthy: 3,
+            total: 3,
+          },
+        ],
+        gateways: [
+          {
+            zone: 'west',
+            name: 'gw-a',
+            publicAddress: '198.51.100.7',
+            publicPort: 443,
+            health: 'passing',
+          },
+          {
+            zone: 'west',
+            name: 'gw-b',
+            publicAddress: '198.51.100.8',
+            publicPort: 443,
+            health: 'critical',
+          },
+        ],
+      }),
+      hello({
+        upstreams: [{ service: 'api', namespace: 'payments', localPort: 9102, zone: 'west' }],
+      }),
+    );
+    expect(built.outbound).to.have.length(1);
+    expect(built.outbound[0]).to.include({ name: 'api--west', protocol: 'tcp' });
+    expect(endpointsOf(built, 'api.payments.west')).to.deep.equal(['west/0/3@198.51.100.7:443']);
+    golden('cross-zone-pinned-remote-gateway', built);
+  });
+
+  it('leaves a pinned cluster empty when its zone does not export the service here, never falling back to the local zone', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001 },
+          { id: 'gw-1', service: 'gateway', port: 8443, meta: GATEWAY_META },
+        ],
+        [resolver],
+        remotes([
+          ['west', 'api', 0, 3],
+          ['central', 'api', 2],
+        ]),
+      ),
+      hello({
+        upstreams: [
+          { service: 'api', namespace: 'default', localPort: 9102, zone: 'west' },
+          { service: 'api', namespace: 'default', localPort: 9104, zone: 'south' },
+        ],
+      }),
+    );
+    expect(built.clusters.map((c) => `${c.name}:${c.endpoints.length}`)).to.deep.equal([
+      'api.default.south:0',
+      'api.default.west:0',
+    ]);
+    expect(decodeProxyConfig(built)).to.deep.equal(built);
+  });
+
+  it('pins a subset-routed service to the whole service: other zones report no subsets', function () {
+    const built = buildSnapshot(
+      inputs(
+        [
+          { id: 'api-1', service: 'api', inbound: 22001, meta: { version: 'v1' } },
+          { id: 'api-2', service: 'api', inbound: 22002, meta: { version: 'v2' } },
+        ],
+        [
+          {
+            Kind: 'service-resolver',
+            Name: 'api',
+            DefaultSubset: 'v1',
+            Subsets: { v1: { Filter: 'Service.Meta.version == v1' } },
+          },
+        ],
+      ),
+      hello({
+        upstreams: [
+          { service: 'api', namespace: 'default', localPort: 9101 },
+          { service: 'api', namespace: 'default', localPort: 9103, zone: 'east' },
+        ],
+      }),
+    );
+    expect(endpointsOf(built, 'api~v1')).to.deep.equal(['east/0/1@10.1.0.1:22001']);
+    expect(endpointsOf(built, 'api.default.east')).to.deep.equal([
+      'east/0/1@10.1.0.1:22001',
+      'east/0/1@10.1.0.2:22002',
+    ]);
     expect(decodeProxyConfig(built)).to.deep.equal(built);
   });
 });

@@ -6,6 +6,10 @@
  * Resolution follows Consul's discovery chain, one level deep:
  * service-router (HTTP upstreams) → service-splitter → service-resolver subsets →
  * clusters named `<service>[.<namespace>]~<subset>` (`<service>` for all instances).
+ * An upstream pinned to a zone (`api@west`, Consul's upstream `Datacenter`) skips the
+ * router and splitter — they pick subsets, which other zones do not report — and gets one
+ * cluster `<service>.<namespace>.<zone>` (the SNI's first labels) holding only that zone's
+ * endpoints, at priority 0, with no failover.
  * The snapshot is complete (every default filled in), so `decodeProxyConfig(built)`
  * gives back the same value.
  *
@@ -16,6 +20,7 @@
  */
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_OVERPROVISIONING_FACTOR,
   DEFAULT_PANIC_THRESHOLD_PERCENT,
   DEFAULT_ROUTE_TIMEOUT_MS,
   defaultLimits,
@@ -46,24 +51,46 @@ import type {
   UpstreamDefaults,
   WeightedCluster,
 } from '../../../core/index.ts';
+import { upstreamListenerName } from '../../../core/src/proxy-stream/messages.ts';
 import type { HelloMessage, Upstream } from '../../../core/src/proxy-stream/messages.ts';
+import type { RemoteResources } from './remote-resources.ts';
+import {
+  applyZoneShares,
+  localGateways,
+  pinnedZonePlan,
+  remoteEndpoints,
+  zonePlan,
+} from './zone-endpoints.ts';
+import type { Address, ZonePlan } from './zone-endpoints.ts';
 
 export interface SnapshotInputs {
+  /** This zone's catalog, its gateways (meta `causeway-kind: mesh-gateway`) included. */
   catalog: CatalogSnapshot;
   entries: ConfigEntrySet;
-  /** This zone's name: its endpoints get priority 0, others 1. */
+  /** Other zones' exported services and gateways, from `sync/global/`. */
+  remotes: RemoteResources;
+  /** This zone's name: its endpoints get priority 0 unless the resolver says otherwise. */
   zone: string;
   trustDomain: string;
 }
 
-/** A destination the chain resolved to: service, namespace and subset ("" for all). */
+/**
+ * A destination the chain resolved to: service, namespace and subset ("" for all), and
+ * the zone a pinned upstream is limited to.
+ */
 interface Target {
   service: string;
   namespace: string;
   subset: string;
+  zone?: string;
 }
 
+/**
+ * A pinned target always names its namespace, so its three dot-separated labels never
+ * meet an unpinned name (`api`, `api.payments`, `api~v2`); at most 3 × 63 + 2 characters.
+ */
 function clusterName(t: Target): string {
+  if (t.zone !== undefined) return `${t.service}.${t.namespace}.${t.zone}`;
   const base = t.namespace === 'default' ? t.service : `${t.service}.${t.namespace}`;
   return t.subset === '' ? base : `${base}~${t.subset}`;
 }
@@ -75,8 +102,9 @@ export function buildSnapshot(inputs: SnapshotInputs, hello: HelloMessage): Prox
   const targets = new Map<string, Target>();
   const outbound = hello.upstreams.map((u) => buildListener(inputs, u, targets));
   const upstreamDefaults = own?.UpstreamConfig?.Defaults;
+  const gateways = localGateways(inputs.catalog, inputs.zone);
   const clusters = [...targets.values()]
-    .map((t) => buildCluster(inputs, t, upstreamDefaults))
+    .map((t) => buildCluster(inputs, t, upstreamDefaults, gateways))
     .sort((a, b) => compare(a.name, b.name));
   const inboundProtocol = inboundProtocolOf(own, hello.appProtocol);
   return {
@@ -129,6 +157,20 @@ function buildListener(
     targets.set(name, t);
     return name;
   };
+  if (upstream.zone !== undefined) {
+    const cluster = use({
+      service: upstream.service,
+      namespace: upstream.namespace,
+      subset: '',
+      zone: upstream.zone,
+    });
+    return {
+      name: upstreamListenerName(upstream),
+      port: upstream.localPort,
+      protocol,
+      routes: [route({}, [{ cluster, weight: 1 }], {})],
+    };
+  }
   const routes: Route[] = [];
   if (protocol !== 'tcp') {
     const router = entries.get('service-router', upstream.namespace, upstream.service);
@@ -236,6 +278,7 @@ function buildCluster(
   inputs: SnapshotInputs,
   target: Target,
   upstreamDefaults: UpstreamDefaults | undefined,
+  gateways: readonly Address[],
 ): Cluster {
   const resolver = inputs.entries.get('service-resolver', target.namespace, target.service);
   const limits = defaultLimits();
@@ -261,6 +304,10 @@ function buildCluster(
     resolverTimeout > 0
       ? resolverTimeout
       : (upstreamDefaults?.ConnectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  // A pinned target's zone is its whole plan: the resolver's Failover and ZoneWeights
+  // choose among zones, and the caller already chose one.
+  const plan =
+    target.zone === undefined ? zonePlan(inputs.zone, resolver) : pinnedZonePlan(target.zone);
   return {
     name: clusterName(target),
     service: target.service,
@@ -270,7 +317,8 @@ function buildCluster(
     limits,
     outlier,
     panicThresholdPercent: DEFAULT_PANIC_THRESHOLD_PERCENT,
-    endpoints: endpoints(inputs, target, resolver),
+    overprovisioningFactor: DEFAULT_OVERPROVISIONING_FACTOR,
+    endpoints: endpoints(inputs, target, resolver, gateways, plan),
   };
 }
 
@@ -291,16 +339,42 @@ function loadBalancer(resolver: ServiceResolverEntry | undefined): LoadBalancer 
  * the target's namespace, passing the subset's filter. Critical instances stay in with
  * their health, so the proxy knows them and leaves them out itself (and the panic
  * threshold can count them); a subset with OnlyPassing drops everything not passing.
+ *
+ * Then, for the whole service (not a subset: other zones report healthy counts per
+ * service, and a remote gateway picks any healthy instance), one endpoint per way into
+ * each other zone that exports it here (see `zone-endpoints.ts`). Each zone's priority
+ * comes from the resolver's `Failover` and `ZoneWeights`, or, for a pinned target, is 0
+ * for its zone alone.
  */
 function endpoints(
   inputs: SnapshotInputs,
   target: Target,
   resolver: ServiceResolverEntry | undefined,
+  gateways: readonly Address[],
+  plan: ZonePlan,
 ): Endpoint[] {
+  const local = catalogEndpoints(inputs, target, resolver);
+  if (local === undefined) return [];
+  const out = local.flatMap((e) => {
+    const tier = plan(e.zone);
+    return tier === undefined ? [] : [{ ...e, priority: tier.priority }];
+  });
+  if (target.subset === '') {
+    out.push(...remoteEndpoints(inputs.remotes, gateways, target, inputs.zone, plan));
+  }
+  return applyZoneShares(out, plan);
+}
+
+/** The catalog's instances for `target`; undefined when its subset is not defined. */
+function catalogEndpoints(
+  inputs: SnapshotInputs,
+  target: Target,
+  resolver: ServiceResolverEntry | undefined,
+): Endpoint[] | undefined {
   const subset = target.subset === '' ? undefined : resolver?.Subsets?.[target.subset];
   // A subset the resolver does not define selects nothing: better no traffic than the
   // wrong version.
-  if (target.subset !== '' && subset === undefined) return [];
+  if (target.subset !== '' && subset === undefined) return undefined;
   const clauses = parseSubsetFilter(subset?.Filter ?? '', 'Filter');
   const out: Endpoint[] = [];
   for (const { node, instance, health } of inputs.catalog.health(target.service)) {
@@ -312,7 +386,8 @@ function endpoints(
       address: instance.address === '' ? node.address : instance.address,
       port: instance.proxy.inbound,
       zone: instance.zone,
-      priority: instance.zone === inputs.zone ? 0 : 1,
+      // Set by the zone plan.
+      priority: 0,
       health,
       weight: Math.max(1, weight),
       instanceId: instance.id,

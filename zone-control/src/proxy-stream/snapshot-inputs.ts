@@ -1,16 +1,25 @@
 /**
- * What every proxy's snapshot is built from — the catalog and the config entries — read
- * once per change and shared by every session, and the watch that says when to rebuild.
+ * What every proxy's snapshot is built from — the catalog, the config entries, and what
+ * zone sync stored about other zones (`sync/global/remote-service/`,
+ * `sync/global/remote-gateway/`) — read once per change and shared by every session, and
+ * the watch that says when to rebuild.
  *
- * Changes under `catalog/` and `config/` are debounced (`debounceMs` after the last one,
- * but at most `4 × debounceMs` after the first, so a steady trickle of writes still
- * pushes): a deploy that registers 50 instances costs one rebuild, not 50.
+ * Changes under these prefixes are debounced (`debounceMs` after the last one, but at
+ * most `4 × debounceMs` after the first, so a steady trickle of writes still pushes): a
+ * deploy that registers 50 instances costs one rebuild, not 50. Global KV and policies,
+ * also under `sync/global/`, are not watched: no snapshot reads them, and a busy global
+ * KV must not cost every proxy a rebuild.
  */
 import { isCausewayError, readCatalog, readConfigEntrySet, sleep } from '../../../core/index.ts';
 import type { Logger, Store } from '../../../core/index.ts';
+import {
+  REMOTE_GATEWAY_PREFIX,
+  REMOTE_SERVICE_PREFIX,
+  readRemoteResources,
+} from './remote-resources.ts';
 import type { SnapshotInputs } from './snapshot-builder.ts';
 
-const WATCHED = ['catalog/', 'config/'] as const;
+const WATCHED = ['catalog/', 'config/', REMOTE_SERVICE_PREFIX, REMOTE_GATEWAY_PREFIX] as const;
 
 export class SnapshotInputSource {
   #cached: Promise<SnapshotInputs> | undefined;
@@ -39,16 +48,19 @@ export class SnapshotInputSource {
   }
 
   async #read(): Promise<SnapshotInputs> {
-    const [catalog, entries] = await Promise.all([
+    const [catalog, entries, remotes] = await Promise.all([
       readCatalog(this.store),
       readConfigEntrySet(this.store, (key, err) =>
         this.logger.error({ key, err: String(err) }, 'skipping an unreadable config entry'),
       ),
+      readRemoteResources(this.store, (key, err) =>
+        this.logger.error({ key, err: String(err) }, 'skipping an unreadable zone sync record'),
+      ),
     ]);
-    return { catalog, entries, zone: this.zone, trustDomain: this.trustDomain() };
+    return { catalog, entries, remotes, zone: this.zone, trustDomain: this.trustDomain() };
   }
 
-  /** Follow both prefixes until `signal` aborts, calling `onChange` (debounced). */
+  /** Follow every input prefix until `signal` aborts, calling `onChange` (debounced). */
   async run(signal: AbortSignal, onChange: () => void): Promise<void> {
     const stop = (): void => clearTimeout(this.#timer);
     signal.addEventListener('abort', stop, { once: true });
