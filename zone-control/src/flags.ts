@@ -29,6 +29,10 @@ const envSpec = {
   proxyDeregisterAfter: 'duration',
   proxyCheckTtl: 'duration',
   proxyConfigDebounce: 'duration',
+  globalAddr: 'string',
+  zoneToken: 'string',
+  zoneTokenFile: 'string',
+  globalCaFile: 'string',
 } as const;
 
 export function parseZoneFlags(args: readonly string[], env: Env): ZoneOptions {
@@ -71,7 +75,13 @@ export function parseZoneFlags(args: readonly string[], env: Env): ZoneOptions {
     .option(
       '--proxy-config-debounce <duration>',
       'quiet time after a catalog or config entry change before proxies get new config (default 50ms)',
-    );
+    )
+    .option('--global-addr <url>', 'join this global control plane: wss://host:7601')
+    .option(
+      '--zone-token-file <file>',
+      'the zone token from `causeway zone create` (or env CAUSEWAY_ZONE_TOKEN); needed until the zone joined',
+    )
+    .option('--global-ca-file <file>', "the global root (PEM) instead of the token's pin");
   try {
     cmd.parse([...args], { from: 'user' });
   } catch (err) {

@@ -65,6 +65,14 @@ export interface ZoneOptions {
   proxyCheckTtl?: string | number;
   /** Quiet time after a catalog or config entry change before snapshots are rebuilt. @default 50ms */
   proxyConfigDebounce?: string | number;
+  /** The global control plane's zone sync address (`wss://host:7601`): the zone is federated. */
+  globalAddr?: string;
+  /** The zone token (`causeway zone create`); env `CAUSEWAY_ZONE_TOKEN`. Needed until the zone joined. */
+  zoneToken?: string;
+  /** A file holding the zone token. */
+  zoneTokenFile?: string;
+  /** The global root (PEM file), to check global with instead of the token's pin. */
+  globalCaFile?: string;
 }
 
 export interface ResolvedZoneOptions {
@@ -89,6 +97,10 @@ export interface ResolvedZoneOptions {
   proxyDeregisterAfterMs: number;
   proxyCheckTtlMs: number;
   proxyConfigDebounceMs: number;
+  globalAddr: string | undefined;
+  zoneToken: string | undefined;
+  zoneTokenFile: string | undefined;
+  globalCaFile: string | undefined;
 }
 
 const zoneName = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -118,6 +130,7 @@ export function resolveZoneOptions(options: ZoneOptions): ResolvedZoneOptions {
     aclBootstrap: parseAclBootstrap(options.aclBootstrap ?? 'generate', 'aclBootstrap'),
     ...resolveCaOptions(options),
     ...resolveProxyOptions(options),
+    ...resolveFederationOptions(options),
   };
 }
 
@@ -140,6 +153,36 @@ function resolveProxyOptions(options: ZoneOptions) {
       options.proxyConfigDebounce ?? '50ms',
       'proxyConfigDebounce',
     ),
+  };
+}
+
+function resolveFederationOptions(options: ZoneOptions) {
+  const federated = options.globalAddr !== undefined;
+  for (const field of ['zoneToken', 'zoneTokenFile', 'globalCaFile'] as const) {
+    if (options[field] !== undefined && !federated) {
+      throw new ConfigError(
+        `${field} needs --global-addr (the global control plane to join)`,
+        field,
+      );
+    }
+  }
+  if (options.zoneToken !== undefined && options.zoneTokenFile !== undefined) {
+    throw new ConfigError(
+      'give the zone token once: --zone-token-file or CAUSEWAY_ZONE_TOKEN',
+      'zoneTokenFile',
+    );
+  }
+  if (federated && (options.caCertFile !== undefined || options.caKeyFile !== undefined)) {
+    throw new ConfigError(
+      'a federated zone gets its CA from the global control plane: drop --ca-cert-file/--ca-key-file',
+      'caCertFile',
+    );
+  }
+  return {
+    globalAddr: options.globalAddr,
+    zoneToken: options.zoneToken?.trim(),
+    zoneTokenFile: options.zoneTokenFile,
+    globalCaFile: options.globalCaFile,
   };
 }
 

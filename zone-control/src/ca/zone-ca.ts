@@ -59,6 +59,12 @@ export interface ZoneCaOptions {
   signRatePerSecond: number;
   /** Participants not seen for this long no longer hold a rotation in phase 2. */
   participantTtlMs: number;
+  /**
+   * The zone belongs to a global control plane: its CA state (global root, intermediate
+   * signed by global) is written by zone sync on the first connection, and is never
+   * created here. @default false
+   */
+  federated?: boolean;
   /** How often the rotation driver and the pruner look. @default 1000 */
   tickMs?: number;
   now?: () => number;
@@ -147,7 +153,12 @@ export class ZoneCa implements Component {
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    await this.load();
+    try {
+      await this.load(signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
     this.#loaded();
     const from = await this.#store.currentIndex();
     await Promise.all([
@@ -165,13 +176,36 @@ export class ZoneCa implements Component {
     ]);
   }
 
-  /** Read the state, creating it on a first start; safe against a concurrent first start. */
-  async load(): Promise<void> {
+  /**
+   * Read the state, creating it on a first start; safe against a concurrent first start.
+   * A federated zone waits instead until zone sync has installed the state from global.
+   */
+  async load(signal?: AbortSignal): Promise<void> {
     for (;;) {
       const entry = await this.#store.get(CA_STATE_KEY);
       if (entry) {
-        this.#install(decodeCaState(entry.value), entry.modifyIndex);
+        const state = decodeCaState(entry.value);
+        if (this.#options.federated && state.roots.some((r) => r.source !== 'global')) {
+          throw new ConflictError(
+            `this zone's store holds a standalone CA (its own root ${state.activeRootId}); a zone joins a global control plane with a fresh store (moving a standalone zone's CA under the global root is not built yet)`,
+            'globalAddr',
+          );
+        }
+        this.#install(state, entry.modifyIndex);
         return;
+      }
+      if (this.#options.federated) {
+        this.#logger.info("waiting for the global control plane to sign this zone's intermediate");
+        const from = await this.#store.currentIndex();
+        if (await this.#store.get(CA_STATE_KEY)) continue;
+        for await (const event of this.#store.watch(CA_STATE_KEY, from, {
+          exact: true,
+          ...(signal ? { signal } : {}),
+        })) {
+          if (event.type === 'resync' || event.changes.length > 0) break;
+        }
+        if (signal?.aborted) throw new ConflictError('stopped before the zone CA was installed');
+        continue;
       }
       const created = await createCaState({
         trustDomain: this.#options.trustDomain,
@@ -197,6 +231,27 @@ export class ZoneCa implements Component {
       }
       // Another replica created it first: use theirs.
     }
+  }
+
+  /**
+   * Store the CA state zone sync built from global's answer (a first connection). Only
+   * when none exists: a second zone replica that raced us keeps the first one's.
+   * @returns whether this call installed it.
+   */
+  async installFederated(state: CaState): Promise<boolean> {
+    const put = await this.#store.put(CA_STATE_KEY, Buffer.from(encodeCaState(state)), { cas: 0 });
+    if (put.ok) {
+      this.#logger.info(
+        { rootId: state.activeRootId, trustDomain: state.trustDomain },
+        'installed the zone CA from the global control plane',
+      );
+    }
+    return put.ok;
+  }
+
+  /** Whether the CA state exists (a federated zone has joined). */
+  async installed(): Promise<boolean> {
+    return (await this.#store.get(CA_STATE_KEY)) !== null;
   }
 
   #install(state: CaState, index: number): void {
@@ -374,6 +429,12 @@ export class ZoneCa implements Component {
 
   /** Start a root rotation to a generated root (or `provided`). */
   async rotate(options: { keyType?: KeyType; provided?: ProvidedCa } = {}): Promise<CaState> {
+    if (this.#options.federated) {
+      throw new ConflictError(
+        "this zone's root belongs to the global control plane: rotate it there, not in a zone",
+        'rotation',
+      );
+    }
     return this.#update((state) =>
       startRotation(state, {
         sealer: this.#options.sealer,

@@ -1,0 +1,234 @@
+/**
+ * The receiving half of zone sync: applies a peer's deltas to this side's store and
+ * answers each with an ACK or a NACK.
+ *
+ * - Every upsert is validated before anything is written; one bad resource refuses the
+ *   whole delta (NACK naming it) and the store keeps what it had.
+ * - Unchanged resources (same version) are not rewritten, so a full resync after a
+ *   reconnect wakes no watcher: a reconnect never looks like a change, let alone a
+ *   deletion.
+ * - Writes go in transactions of at most {@link MAX_TXN_OPS} operations; the applied
+ *   revision is written with the last of them. A crash part way leaves the old revision
+ *   recorded, so the peer resends from there: each resource is whole, and nothing the
+ *   peer still has is removed.
+ * - A delta relative to a revision other than the one applied is refused: the sender
+ *   then sends its full set.
+ */
+import { InvalidArgumentError, isCausewayError } from '../errors.ts';
+import type { Logger } from '../logging.ts';
+import { MAX_TXN_OPS } from '../store/types.ts';
+import type { Store, TxnOp } from '../store/types.ts';
+import type { ResourceType, StoredResource } from './resources.ts';
+import type { AckMessage, DeltaMessage, NackMessage } from './sync-messages.ts';
+
+/** Checks one body; throws InvalidArgumentError naming the field. */
+export type ResourceValidator = (name: string, body: unknown) => void;
+
+export interface InboxOptions<T extends ResourceType> {
+  store: Store;
+  /** Where resources of `type` live: `<prefix><name>`. */
+  prefix: (type: T) => string;
+  /** Where the applied revision of `type` is recorded. */
+  revisionKey: (type: T) => string;
+  validators: Record<T, ResourceValidator>;
+  logger: Logger;
+  now?: () => number;
+}
+
+interface Pending {
+  revision: string;
+  /** Names a full set carried so far (chunks with `more`). */
+  seen: Set<string>;
+  full: boolean;
+  retain: string[];
+}
+
+export class ResourceInbox<T extends ResourceType> {
+  /** Applied versions by type and name, loaded from the store on first use. */
+  readonly #versions = new Map<T, Map<string, string>>();
+  readonly #revisions = new Map<T, string>();
+  readonly #pending = new Map<T, Pending>();
+  readonly #now: () => number;
+  /** Deltas are applied one at a time, in arrival order. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: InboxOptions<T>) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  get types(): T[] {
+    return Object.keys(this.options.validators) as T[];
+  }
+
+  /** The applied revision of each type, for the peer to resume from. */
+  async resume(): Promise<Partial<Record<T, string>>> {
+    const out: Partial<Record<T, string>> = {};
+    for (const type of this.types) {
+      const revision = await this.#revision(type);
+      if (revision) out[type] = revision;
+    }
+    return out;
+  }
+
+  /** Apply a delta (queued behind any being applied); the answer for the peer. */
+  apply(delta: DeltaMessage): Promise<AckMessage | NackMessage | undefined> {
+    const run = this.#queue.then(() => this.#apply(delta as DeltaMessage<T>));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Forget chunked deltas of a connection that closed. */
+  reset(): void {
+    this.#pending.clear();
+  }
+
+  async #apply(delta: DeltaMessage<T>): Promise<AckMessage | NackMessage | undefined> {
+    const type = delta.resourceType;
+    const nack = (message: string, resource?: string): NackMessage => ({
+      type: 'nack',
+      resourceType: type,
+      nonce: delta.nonce,
+      ...(resource === undefined ? {} : { resource }),
+      message,
+    });
+    const validator = this.options.validators[type];
+    if (!validator) return nack(`this side does not accept ${type} resources`);
+    let pending = this.#pending.get(type);
+    if (pending && pending.revision !== delta.revision) {
+      // A new revision started before the last one's final chunk: the old one is void.
+      this.#pending.delete(type);
+      pending = undefined;
+    }
+    if (!pending && !delta.full && delta.baseRevision !== (await this.#revision(type))) {
+      return nack(
+        `delta is based on revision ${delta.baseRevision}, but this side applied ${(await this.#revision(type)) ?? 'nothing'}; send the full set`,
+      );
+    }
+    for (const item of delta.upserts) {
+      try {
+        validator(item.name, item.body);
+      } catch (err) {
+        this.#pending.delete(type);
+        const message = isCausewayError(err) ? err.message : String(err);
+        const field = isCausewayError(err) && err.field ? ` (field ${err.field})` : '';
+        return nack(`${type} ${item.name}: ${message}${field}`, item.name);
+      }
+    }
+    pending ??= {
+      revision: delta.revision,
+      seen: new Set(),
+      full: delta.full,
+      retain: delta.retain,
+    };
+    this.#pending.set(type, pending);
+    const versions = await this.#loaded(type);
+    const prefix = this.options.prefix(type);
+    const receivedAt = new Date(this.#now()).toISOString();
+    const ops: TxnOp[] = [];
+    const applied = new Map<string, string | undefined>();
+    for (const item of delta.upserts) {
+      pending.seen.add(item.name);
+      if (versions.get(item.name) === item.version) continue;
+      const stored: StoredResource = { version: item.version, body: item.body, receivedAt };
+      ops.push({ op: 'set', key: prefix + item.name, value: Buffer.from(JSON.stringify(stored)) });
+      applied.set(item.name, item.version);
+    }
+    for (const name of delta.removes) {
+      if (!versions.has(name)) continue;
+      ops.push({ op: 'delete', key: prefix + name });
+      applied.set(name, undefined);
+    }
+    if (!delta.more && pending.full) {
+      for (const name of versions.keys()) {
+        if (pending.seen.has(name) || pending.retain.some((p) => name.startsWith(p))) continue;
+        ops.push({ op: 'delete', key: prefix + name });
+        applied.set(name, undefined);
+      }
+    }
+    if (!delta.more) {
+      ops.push({
+        op: 'set',
+        key: this.options.revisionKey(type),
+        value: Buffer.from(delta.revision),
+      });
+    }
+    try {
+      await this.#write(ops);
+    } catch (err) {
+      // The cache may be off now: reload from the store before the next delta.
+      this.#versions.delete(type);
+      this.#revisions.delete(type);
+      this.#pending.delete(type);
+      this.options.logger.warn(
+        { err: String(err), resourceType: type },
+        'applying a sync delta failed',
+      );
+      return nack(`could not store the delta: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    for (const [name, version] of applied) {
+      if (version === undefined) versions.delete(name);
+      else versions.set(name, version);
+    }
+    if (delta.more) return undefined;
+    this.#pending.delete(type);
+    this.#revisions.set(type, delta.revision);
+    return { type: 'ack', resourceType: type, nonce: delta.nonce, revision: delta.revision };
+  }
+
+  async #write(ops: TxnOp[]): Promise<void> {
+    for (let i = 0; i < ops.length; i += MAX_TXN_OPS) {
+      const result = await this.options.store.txn(ops.slice(i, i + MAX_TXN_OPS));
+      if (!result.ok) {
+        throw new InvalidArgumentError(result.errors.map((e) => e.what).join('; '));
+      }
+    }
+  }
+
+  async #revision(type: T): Promise<string | undefined> {
+    if (!this.#revisions.has(type)) {
+      const entry = await this.options.store.get(this.options.revisionKey(type));
+      if (entry) this.#revisions.set(type, entry.value.toString());
+    }
+    return this.#revisions.get(type);
+  }
+
+  async #loaded(type: T): Promise<Map<string, string>> {
+    let versions = this.#versions.get(type);
+    if (versions) return versions;
+    versions = new Map();
+    const prefix = this.options.prefix(type);
+    const { entries } = await this.options.store.list(prefix);
+    for (const entry of entries) {
+      try {
+        const stored = JSON.parse(entry.value.toString()) as StoredResource;
+        versions.set(entry.key.slice(prefix.length), String(stored.version));
+      } catch {
+        // An unreadable record gets rewritten by the next upsert or removed by a full set.
+        versions.set(entry.key.slice(prefix.length), '');
+      }
+    }
+    this.#versions.set(type, versions);
+    return versions;
+  }
+}
+
+/** Read every stored resource of a prefix: name → body. Unreadable records are skipped. */
+export async function readStoredResources<B>(
+  store: Store,
+  prefix: string,
+  onError?: (key: string, err: unknown) => void,
+): Promise<Map<string, StoredResource<B>>> {
+  const out = new Map<string, StoredResource<B>>();
+  const { entries } = await store.list(prefix);
+  for (const entry of entries) {
+    try {
+      out.set(
+        entry.key.slice(prefix.length),
+        JSON.parse(entry.value.toString()) as StoredResource<B>,
+      );
+    } catch (err) {
+      onError?.(entry.key, err);
+    }
+  }
+  return out;
+}

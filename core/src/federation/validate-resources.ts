@@ -1,0 +1,174 @@
+/**
+ * Shape checks for every resource body zone sync carries, run by the receiver before it
+ * stores anything. A zone's resources end up in other zones' proxy configs, so global
+ * checks them as carefully as any API input; the errors name the field.
+ */
+import { isDnsLabel } from '../ca/spiffe.ts';
+import { HEALTH_STATUSES, PROTOCOLS } from '../catalog/types.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import type { ResourceValidator } from './resource-inbox.ts';
+import type { GlobalResourceType, ZoneResourceType } from './resources.ts';
+
+type Fields = Record<string, unknown>;
+
+function object(body: unknown): Fields {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidArgumentError('body must be an object', 'body');
+  }
+  return body as Fields;
+}
+
+function label(v: Fields, field: string): string {
+  const value = v[field];
+  if (!isDnsLabel(value))
+    throw new InvalidArgumentError(`${field} must be a lowercase DNS label`, field);
+  return value;
+}
+
+function text(v: Fields, field: string, max = 256, optional = false): void {
+  const value = v[field];
+  if (optional && value === undefined) return;
+  if (typeof value !== 'string' || value.length > max) {
+    throw new InvalidArgumentError(`${field} must be a string of at most ${max} characters`, field);
+  }
+}
+
+function port(v: Fields, field: string, optional = false): void {
+  const value = v[field];
+  if (optional && value === undefined) return;
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+    throw new InvalidArgumentError(`${field} must be a port number`, field);
+  }
+}
+
+function count(v: Fields, field: string): number {
+  const value = v[field];
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    throw new InvalidArgumentError(`${field} must be a non-negative integer`, field);
+  }
+  return value as number;
+}
+
+function oneOf(v: Fields, field: string, allowed: readonly string[]): void {
+  if (!allowed.includes(v[field] as string)) {
+    throw new InvalidArgumentError(`${field} must be one of ${allowed.join(', ')}`, field);
+  }
+}
+
+function strings(v: Fields, field: string, maxItems: number): string[] {
+  const value = v[field];
+  if (
+    !Array.isArray(value) ||
+    value.length > maxItems ||
+    value.some((s) => typeof s !== 'string' || s.length > 256)
+  ) {
+    throw new InvalidArgumentError(`${field} must be a list of at most ${maxItems} strings`, field);
+  }
+  return value as string[];
+}
+
+function stringMap(v: Fields, field: string): void {
+  const value = v[field];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentError(`${field} must be an object of strings`, field);
+  }
+  const entries = Object.entries(value);
+  if (
+    entries.length > 64 ||
+    entries.some(([k, s]) => k.length > 128 || typeof s !== 'string' || s.length > 512)
+  ) {
+    throw new InvalidArgumentError(`${field} must have at most 64 string values`, field);
+  }
+}
+
+/** The name must be exactly what the body says it is, so two names cannot hold one thing. */
+function sameName(name: string, expected: string): void {
+  if (name !== expected) {
+    throw new InvalidArgumentError(
+      `name ${JSON.stringify(name)} does not match the body (${expected})`,
+      'name',
+    );
+  }
+}
+
+const gatewayFields = (v: Fields): void => {
+  label(v, 'name');
+  text(v, 'publicAddress', 255);
+  port(v, 'publicPort');
+  oneOf(v, 'health', HEALTH_STATUSES);
+};
+
+/** Validators for what a zone sends global. */
+export const zoneResourceValidators: Record<ZoneResourceType, ResourceValidator> = {
+  instance(name, body) {
+    const v = object(body);
+    const service = label(v, 'service');
+    const namespace = label(v, 'namespace');
+    text(v, 'instanceId', 256);
+    sameName(name, `${namespace}/${service}/${v.instanceId as string}`);
+    text(v, 'node', 256);
+    text(v, 'address', 255);
+    port(v, 'port');
+    port(v, 'inboundPort', true);
+    oneOf(v, 'protocol', PROTOCOLS);
+    oneOf(v, 'health', HEALTH_STATUSES);
+    strings(v, 'tags', 64);
+    stringMap(v, 'meta');
+  },
+  gateway(name, body) {
+    const v = object(body);
+    gatewayFields(v);
+    sameName(name, v.name as string);
+  },
+  export(name, body) {
+    const v = object(body);
+    const service = label(v, 'service');
+    const namespace = label(v, 'namespace');
+    sameName(name, `${namespace}/${service}`);
+    const consumers = strings(v, 'consumers', 256);
+    if (consumers.length === 0)
+      throw new InvalidArgumentError('consumers must not be empty', 'consumers');
+    if (
+      consumers.some((c) => c !== '*' && !isDnsLabel(c)) ||
+      (consumers.includes('*') && consumers.length > 1)
+    ) {
+      throw new InvalidArgumentError('consumers must be zone names, or "*" alone', 'consumers');
+    }
+  },
+};
+
+/** Validators for what global sends a zone. */
+export const globalResourceValidators: Record<GlobalResourceType, ResourceValidator> = {
+  'remote-service'(name, body) {
+    const v = object(body);
+    const zone = label(v, 'zone');
+    const namespace = label(v, 'namespace');
+    const service = label(v, 'service');
+    sameName(name, `${zone}/${namespace}/${service}`);
+    oneOf(v, 'protocol', PROTOCOLS);
+    const healthy = count(v, 'healthy');
+    if (healthy > count(v, 'total'))
+      throw new InvalidArgumentError('healthy must not exceed total', 'healthy');
+  },
+  'remote-gateway'(name, body) {
+    const v = object(body);
+    const zone = label(v, 'zone');
+    gatewayFields(v);
+    sameName(name, `${zone}/${v.name as string}`);
+  },
+  kv(_name, body) {
+    const v = object(body);
+    if (typeof v.value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v.value)) {
+      throw new InvalidArgumentError('value must be base64', 'value');
+    }
+    count(v, 'flags');
+    count(v, 'modifyIndex');
+  },
+  policy(name, body) {
+    const v = object(body);
+    text(v, 'kind', 64);
+    text(v, 'name', 256);
+    sameName(name, `${v.kind as string}/${v.name as string}`);
+    object(v.entry);
+  },
+};

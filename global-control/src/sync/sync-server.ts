@@ -1,0 +1,272 @@
+/**
+ * The zone sync server: WebSocket over TLS on the global's `--sync-addr`. Zones dial it,
+ * so a zone behind NAT needs no inbound port.
+ *
+ * Authentication happens at the upgrade, before any frame is read:
+ * - a zone that already has its intermediate presents its control identity
+ *   (`spiffe://<td>/zone/<zone>/control`) as a TLS client certificate, verified against
+ *   the root and the zone-scope rules of `verifyLeafChain`;
+ * - otherwise `Authorization: Bearer <zone token>` (its first connection, or a zone
+ *   that lost its store).
+ * Either way the zone must exist and be enabled. Refusals answer 401 or 403 with the
+ * reason in the body, so `causeway run zone` can log why it cannot join.
+ *
+ * One session per zone: a newer connection replaces the older one, and the older is
+ * closed with {@link CLOSE_REPLACED} (a zone that reconnects before global noticed the
+ * old connection die must not be refused).
+ */
+import https from 'node:https';
+import { X509Certificate } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
+import { WebSocketServer } from 'ws';
+import {
+  CLOSE_SHUTDOWN,
+  CLOSE_ZONE_DISABLED,
+  MAX_SYNC_FRAME_BYTES,
+  PeerMemory,
+  PermissionDeniedError,
+  untilAborted,
+  verifyLeafChain,
+} from '../../../core/index.ts';
+import type {
+  Component,
+  HostPort,
+  Logger,
+  Store,
+  SyncStatusSource,
+  ZoneSyncStatus,
+} from '../../../core/index.ts';
+import { MeshIndex } from './mesh-index.ts';
+import { ZoneSession } from './zone-session.ts';
+
+/** What the sync server needs from the global CA. */
+export interface SyncCa {
+  readonly trustDomain: string;
+  rootPem(): string;
+  /** Sign the zone's intermediate from its CSR (for `…/zone/<zone>/control`). */
+  signZoneIntermediate(zone: string, csrPem: string): Promise<{ certificatePem: string }>;
+  /** The global's own TLS identity (`spiffe://<td>/global`), chain PEM and key PEM. */
+  serverIdentity(): Promise<{ certificatePem: string; privateKeyPem: string }>;
+}
+
+/** What the sync server needs from the zone registry. */
+export interface SyncRegistry {
+  /** @throws with a message saying why the token is refused. */
+  verifyToken(token: string): Promise<{ zone: string }>;
+  /** The zone's record, or undefined when it does not exist. */
+  get(zone: string): Promise<{ enabled: boolean } | undefined>;
+  /** Every registered zone's name. */
+  names(): Promise<string[]>;
+  /** Called when any zone record changes (created, disabled, deleted). */
+  onChange(listener: () => void): () => void;
+}
+
+export interface SyncServerOptions {
+  addr: HostPort;
+  store: Store;
+  ca: SyncCa;
+  registry: SyncRegistry;
+  logger: Logger;
+  /** @default 5000 */
+  heartbeatMs?: number;
+  /** How often the server re-reads its TLS identity (it renews itself). @default 60000 */
+  identityRefreshMs?: number;
+}
+
+export interface Authenticated {
+  zone: string;
+  auth: 'token' | 'mtls';
+}
+
+export class SyncServer implements Component, SyncStatusSource {
+  readonly name = 'zone-sync';
+  readonly #server = https.createServer({
+    minVersion: 'TLSv1.2',
+    // A first connection has no certificate yet (it brings a token): ask, never require.
+    requestCert: true,
+    rejectUnauthorized: false,
+  });
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_SYNC_FRAME_BYTES });
+  readonly #sessions = new Map<string, ZoneSession>();
+  readonly #statuses = new Map<string, ZoneSyncStatus>();
+  /** What each zone has acknowledged, across its connections. */
+  readonly #memories = new Map<string, PeerMemory>();
+  readonly mesh: MeshIndex;
+  readonly heartbeatMs: number;
+  #bound!: () => void;
+  readonly #ready = new Promise<void>((resolve) => (this.#bound = resolve));
+  #identityPem = '';
+
+  constructor(readonly options: SyncServerOptions) {
+    this.heartbeatMs = options.heartbeatMs ?? 5000;
+    this.mesh = new MeshIndex(options.store, options.logger);
+    this.#server.on('upgrade', (req: IncomingMessage, socket, head) => {
+      this.#authenticate(req).then(
+        (who) =>
+          this.#wss.handleUpgrade(req, socket, head, (ws) => {
+            const previous = this.#sessions.get(who.zone);
+            const session = new ZoneSession(ws, who, this);
+            this.#sessions.set(who.zone, session);
+            previous?.replace();
+          }),
+        (err: Error) => {
+          const status =
+            err instanceof PermissionDeniedError ? '403 Forbidden' : '401 Unauthorized';
+          this.options.logger.warn({ reason: err.message }, 'refused a zone sync connection');
+          socket.end(
+            `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${err.message}\n`,
+          );
+        },
+      );
+    });
+    this.#server.on('request', (_req, res) => {
+      res
+        .writeHead(426, { 'Content-Type': 'text/plain' })
+        .end('this port speaks zone sync (WebSocket) only\n');
+    });
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  address(): HostPort {
+    const a = this.#server.address() as AddressInfo | null;
+    return a ? { host: a.address, port: a.port } : this.options.addr;
+  }
+
+  status(zone: string): ZoneSyncStatus | undefined {
+    const session = this.#sessions.get(zone);
+    const status = this.#statuses.get(zone);
+    if (!status) return undefined;
+    return session ? { ...status, ...session.liveStatus() } : status;
+  }
+
+  /** @internal for sessions */
+  memory(zone: string): PeerMemory {
+    let memory = this.#memories.get(zone);
+    if (!memory) {
+      memory = new PeerMemory();
+      this.#memories.set(zone, memory);
+    }
+    return memory;
+  }
+
+  /** @internal for sessions */
+  publish(zone: string, status: ZoneSyncStatus): void {
+    this.#statuses.set(zone, status);
+  }
+
+  /** @internal for sessions: the session ended; forget it unless a newer one took over. */
+  release(session: ZoneSession): void {
+    if (this.#sessions.get(session.zone) === session) this.#sessions.delete(session.zone);
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    await this.#refreshIdentity();
+    const refresh = setInterval(() => {
+      this.#refreshIdentity().catch((err: unknown) =>
+        this.logger.warn({ err: String(err) }, 'refreshing the sync server identity failed'),
+      );
+    }, this.options.identityRefreshMs ?? 60_000);
+    refresh.unref();
+    const indexing = this.mesh.run(signal);
+    const unsubscribeMesh = this.mesh.onChange(() => {
+      for (const session of this.#sessions.values()) session.meshChanged();
+    });
+    const unsubscribeZones = this.options.registry.onChange(() => void this.#recheckZones());
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.options.addr.port, this.options.addr.host, () => {
+        const a = this.address();
+        this.logger.info({ addr: `${a.host}:${a.port}` }, 'zone sync listening');
+        resolve();
+      });
+    });
+    this.#bound();
+    await untilAborted(signal);
+    clearInterval(refresh);
+    unsubscribeMesh();
+    unsubscribeZones();
+    for (const session of this.#sessions.values()) session.close(CLOSE_SHUTDOWN, 'global stopping');
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    await indexing;
+  }
+
+  /** Close the sessions of zones that were disabled or deleted. */
+  async #recheckZones(): Promise<void> {
+    for (const [zone, session] of this.#sessions) {
+      try {
+        const record = await this.options.registry.get(zone);
+        if (!record) session.close(CLOSE_ZONE_DISABLED, `zone ${zone} was deleted`);
+        else if (!record.enabled) session.close(CLOSE_ZONE_DISABLED, `zone ${zone} is disabled`);
+      } catch (err) {
+        this.logger.warn({ err: String(err), zone }, 'checking a zone record failed');
+      }
+    }
+  }
+
+  async #refreshIdentity(): Promise<void> {
+    const identity = await this.options.ca.serverIdentity();
+    if (identity.certificatePem === this.#identityPem) return;
+    this.#identityPem = identity.certificatePem;
+    this.#server.setSecureContext({
+      key: identity.privateKeyPem,
+      // The root goes along so a zone holding only its pin can find and check it.
+      cert: identity.certificatePem + this.options.ca.rootPem(),
+      ca: [this.options.ca.rootPem()],
+    });
+  }
+
+  async #authenticate(req: IncomingMessage): Promise<Authenticated> {
+    const socket = req.socket as TLSSocket;
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    let who: Authenticated;
+    if (socket.authorized) {
+      who = { zone: this.#zoneOfClientCertificate(socket), auth: 'mtls' };
+    } else if (match?.[1]) {
+      try {
+        who = { zone: (await this.options.registry.verifyToken(match[1])).zone, auth: 'token' };
+      } catch (err) {
+        // A token that does not prove who the caller is: 401, whatever the reason.
+        throw new Error(err instanceof Error ? err.message : String(err), { cause: err });
+      }
+    } else {
+      throw new Error(
+        'a zone must authenticate: a zone token (Authorization: Bearer <token>) on its first connection, its control identity (mutual TLS) after that',
+      );
+    }
+    const record = await this.options.registry.get(who.zone);
+    if (!record) throw new PermissionDeniedError(`zone ${who.zone} does not exist`);
+    if (!record.enabled) throw new PermissionDeniedError(`zone ${who.zone} is disabled`);
+    return who;
+  }
+
+  #zoneOfClientCertificate(socket: TLSSocket): string {
+    const chain: string[] = [];
+    let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+    const seen = new Set<string>();
+    while (cert?.raw && !seen.has(cert.fingerprint256)) {
+      seen.add(cert.fingerprint256);
+      const x509 = new X509Certificate(cert.raw);
+      if (x509.issuer === x509.subject) break; // the root: the bundle supplies it
+      chain.push(x509.toString());
+      cert = cert.issuerCertificate;
+    }
+    const verified = verifyLeafChain(chain, [this.options.ca.rootPem()]);
+    if (verified.id.kind !== 'control') {
+      throw new PermissionDeniedError(`${verified.spiffeId} is not a zone control plane identity`);
+    }
+    return verified.id.zone;
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * One zone's sync connection at global: waits for the zone's `hello`, signs its
+ * intermediate when it sent a CSR, answers `welcome` (trust bundle, intermediate, the
+ * revisions global holds of the zone's resources), then runs both directions: the zone's
+ * deltas into `sync/zone/<zone>/…`, and global's view for the zone (other zones'
+ * exported services and gateways) out, resuming from what the zone says it holds.
+ */
+import type { WebSocket } from 'ws';
+import {
+  CLOSE_PROTOCOL,
+  CLOSE_REPLACED,
+  ResourceInbox,
+  ResourceOutbox,
+  SYNC_PROTOCOL_VERSION,
+  SyncChannel,
+  decodeZoneFrame,
+  syncErrorFrame,
+  zoneResourcePrefix,
+  zoneResourceValidators,
+} from '../../../core/index.ts';
+import type {
+  GlobalResourceType,
+  GlobalToZone,
+  Logger,
+  ResourceReader,
+  ResourceType,
+  ZoneHello,
+  ZoneInsight,
+  ZoneResourceType,
+  ZoneSyncStatus,
+  ZoneToGlobal,
+} from '../../../core/index.ts';
+import type { Authenticated, SyncServer } from './sync-server.ts';
+
+/** A zone that connects but says nothing is dropped after this long. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+/** Where global records the revision of each zone resource type it applied. */
+export const zoneRevisionKey = (zone: string, type: ResourceType): string =>
+  `sync/rev/zone/${zone}/${type}`;
+
+export class ZoneSession {
+  readonly zone: string;
+  readonly #channel: SyncChannel<ZoneToGlobal, GlobalToZone>;
+  readonly #inbox: ResourceInbox<ZoneResourceType>;
+  #outbox: ResourceOutbox<GlobalResourceType> | undefined;
+  readonly #logger: Logger;
+  readonly #helloTimer: NodeJS.Timeout;
+  readonly #connectedAt = new Date().toISOString();
+  #insight: ZoneInsight | undefined;
+  #welcomed = false;
+
+  constructor(
+    ws: WebSocket,
+    private readonly who: Authenticated,
+    private readonly server: SyncServer,
+  ) {
+    this.zone = who.zone;
+    this.#logger = server.logger.child({ zone: who.zone });
+    const store = server.options.store;
+    this.#inbox = new ResourceInbox<ZoneResourceType>({
+      store,
+      prefix: (type) => zoneResourcePrefix(who.zone, type),
+      revisionKey: (type) => zoneRevisionKey(who.zone, type),
+      validators: zoneResourceValidators,
+      logger: this.#logger,
+    });
+    this.#channel = new SyncChannel<ZoneToGlobal, GlobalToZone>({
+      socket: ws,
+      decode: decodeZoneFrame,
+      inbox: this.#inbox as ResourceInbox<ResourceType>,
+      logger: this.#logger,
+      onFrame: (frame) => this.#onFrame(frame),
+      onClose: (code, reason) => this.#closed(code, reason),
+      onApplied: () => {
+        // A zone whose first full set arrived is known, even if that set is empty.
+        this.server.mesh.markKnown(who.zone);
+        this.#publish();
+      },
+    });
+    this.#helloTimer = setTimeout(
+      () => this.close(CLOSE_PROTOCOL, `no hello within ${HELLO_TIMEOUT_MS} ms`),
+      HELLO_TIMEOUT_MS,
+    );
+    this.#helloTimer.unref();
+    this.#logger.info({ auth: who.auth }, 'zone connected');
+    this.#publish();
+  }
+
+  /** What `/api/zones` shows while the session lives. */
+  liveStatus(): Partial<ZoneSyncStatus> {
+    const lastAck = this.#outbox?.lastAckAt();
+    return {
+      online: !this.#channel.closed,
+      lastSeen: new Date(this.#channel.lastSeen).toISOString(),
+      ...(lastAck === undefined ? {} : { lastAckAt: new Date(lastAck).toISOString() }),
+      lagMs: this.#outbox?.lagMs() ?? 0,
+    };
+  }
+
+  /** Other zones' resources changed: recompute what this zone should have. */
+  meshChanged(): void {
+    if (!this.#outbox) return;
+    this.#outbox.changed('remote-service');
+    this.#outbox.changed('remote-gateway');
+  }
+
+  /** A newer connection of the same zone took over. */
+  replace(): void {
+    this.close(CLOSE_REPLACED, 'replaced by a newer connection of this zone');
+  }
+
+  close(code: number, reason: string): void {
+    this.#channel.close(code, reason);
+  }
+
+  #onFrame(frame: ZoneToGlobal): void {
+    switch (frame.type) {
+      case 'hello':
+        void this.#hello(frame).catch((err: unknown) => {
+          this.#channel.send(syncErrorFrame(err));
+          this.close(CLOSE_PROTOCOL, err instanceof Error ? err.message : String(err));
+        });
+        return;
+      case 'insight':
+        this.#insight = frame.insight;
+        this.#publish();
+        return;
+      case 'error':
+        this.#logger.warn(
+          { code: frame.code, message: frame.message },
+          'the zone reported an error',
+        );
+        return;
+      default:
+        this.#channel.send(syncErrorFrame(new Error(`unexpected ${frame.type} frame`)));
+    }
+  }
+
+  async #hello(hello: ZoneHello): Promise<void> {
+    if (this.#welcomed) throw new Error('hello was already received on this connection');
+    clearTimeout(this.#helloTimer);
+    if (hello.zone !== this.zone) {
+      throw new Error(
+        `hello names zone ${hello.zone}, but this connection authenticated as zone ${this.zone}`,
+      );
+    }
+    const { ca } = this.server.options;
+    let intermediatePem: string | undefined;
+    if (hello.csr !== undefined) {
+      intermediatePem = (await ca.signZoneIntermediate(this.zone, hello.csr)).certificatePem;
+      this.#logger.info({ auth: this.who.auth }, 'signed the zone intermediate');
+    }
+    this.#welcomed = true;
+    this.#channel.send({
+      type: 'welcome',
+      protocol: SYNC_PROTOCOL_VERSION,
+      zone: this.zone,
+      trustDomain: ca.trustDomain,
+      roots: [ca.rootPem()],
+      ...(intermediatePem === undefined ? {} : { intermediatePem }),
+      heartbeatMs: this.server.heartbeatMs,
+      resume: await this.#inbox.resume(),
+    });
+    this.#channel.startHeartbeat(this.server.heartbeatMs);
+    const mesh = this.server.mesh;
+    // A full set sent before global has read its store would look like deletions.
+    await mesh.whenLoaded();
+    if (this.#channel.closed) return;
+    const empty: ResourceReader = () => Promise.resolve(new Map());
+    this.#outbox = new ResourceOutbox<GlobalResourceType>({
+      readers: {
+        'remote-service': () => Promise.resolve(mesh.remoteServicesFor(this.zone)),
+        'remote-gateway': () => Promise.resolve(mesh.remoteGatewaysFor(this.zone)),
+        kv: empty,
+        policy: empty,
+      },
+      send: (delta) => this.#channel.send(delta),
+      memory: this.server.memory(this.zone),
+      retain: () => this.#retain,
+      logger: this.#logger,
+    });
+    this.#channel.attachOutbox(this.#outbox as ResourceOutbox<ResourceType>);
+    this.#retain = this.server.mesh.retainFor(await this.server.options.registry.names());
+    this.#outbox.start(hello.resume);
+    this.#publish();
+  }
+
+  #retain: string[] = [];
+
+  #publish(): void {
+    this.server.publish(this.zone, {
+      online: !this.#channel.closed,
+      connectedAt: this.#connectedAt,
+      auth: this.who.auth,
+      ...(this.#insight ? { insight: this.#insight } : {}),
+      ...this.liveStatus(),
+    });
+  }
+
+  #closed(code: number, reason: string): void {
+    clearTimeout(this.#helloTimer);
+    this.#logger.info({ code, reason }, 'zone disconnected');
+    this.#publish();
+    this.server.release(this);
+  }
+}

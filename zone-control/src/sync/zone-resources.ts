@@ -1,0 +1,87 @@
+/**
+ * What a zone tells global about itself, read from its catalog and config entries: its
+ * service instances with aggregated health (`instance`), its east-west gateways
+ * (`gateway`: catalog instances with `meta["causeway-kind"] = "mesh-gateway"`), and what
+ * its `exported-services` entry exports (`export`).
+ */
+import {
+  exportResourceName,
+  exportsOf,
+  readCatalog,
+  readConfigEntrySet,
+} from '../../../core/index.ts';
+import type {
+  ExportResource,
+  GatewayResource,
+  InstanceResource,
+  Logger,
+  Store,
+} from '../../../core/index.ts';
+
+/** Catalog meta that marks an instance as an east-west gateway. */
+export const GATEWAY_KIND_META = 'causeway-kind';
+export const MESH_GATEWAY_KIND = 'mesh-gateway';
+/** Catalog meta holding a gateway's public `host:port`. */
+export const GATEWAY_PUBLIC_ADDR_META = 'causeway-public-addr';
+
+export interface ZoneResources {
+  instance: Map<string, InstanceResource>;
+  gateway: Map<string, GatewayResource>;
+}
+
+/** The zone's instances and gateways, by resource name. */
+export async function readZoneResources(store: Store): Promise<ZoneResources> {
+  const catalog = await readCatalog(store);
+  const instance = new Map<string, InstanceResource>();
+  const gateway = new Map<string, GatewayResource>();
+  const services = new Set(catalog.instances().map((i) => i.service));
+  for (const name of services) {
+    for (const { node, instance: i, health } of catalog.health(name)) {
+      if (i.meta[GATEWAY_KIND_META] === MESH_GATEWAY_KIND) {
+        const publicAddr = parseHostPort(i.meta[GATEWAY_PUBLIC_ADDR_META]);
+        if (!publicAddr) continue;
+        gateway.set(i.service, {
+          name: i.service,
+          publicAddress: publicAddr.host,
+          publicPort: publicAddr.port,
+          health,
+        });
+        continue;
+      }
+      const instanceId = `${i.node}/${i.id}`;
+      instance.set(`${i.namespace}/${i.service}/${instanceId}`, {
+        service: i.service,
+        namespace: i.namespace,
+        instanceId,
+        node: i.node,
+        address: i.address || node.address,
+        port: i.port,
+        ...(i.proxy.inbound === undefined ? {} : { inboundPort: i.proxy.inbound }),
+        protocol: i.protocol,
+        health,
+        tags: i.tags,
+        meta: i.meta,
+      });
+    }
+  }
+  return { instance, gateway };
+}
+
+/** The zone's exports, by resource name. */
+export async function readZoneExports(
+  store: Store,
+  logger: Logger,
+): Promise<Map<string, ExportResource>> {
+  const entries = await readConfigEntrySet(store, (key, err) =>
+    logger.error({ key, err: String(err) }, 'skipping an unreadable config entry'),
+  );
+  return new Map(exportsOf(entries).map((e) => [exportResourceName(e), e]));
+}
+
+function parseHostPort(value: string | undefined): { host: string; port: number } | undefined {
+  const match = /^(.+):(\d{1,5})$/.exec(value ?? '');
+  if (!match?.[1] || !match[2]) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
