@@ -29,6 +29,10 @@ import { ZoneCa } from './ca/zone-ca.ts';
 import { configRoutes } from './config/config-routes.ts';
 import { proxyRoutes } from './proxy-stream/proxy-routes.ts';
 import { ProxyStreamServer } from './proxy-stream/stream-server.ts';
+import { gatewayConfigRoutes } from './gateways/gateway-config-routes.ts';
+import { GlobalSyncClient } from './sync/global-client.ts';
+import { readFederationFiles } from './sync/federation-files.ts';
+import { federationRoutes } from './sync/federation-routes.ts';
 
 export interface Zone {
   readonly options: ResolvedZoneOptions;
@@ -36,6 +40,8 @@ export interface Zone {
   readonly http: HttpServerComponent;
   readonly ca: ZoneCa;
   readonly proxyStream: ProxyStreamServer;
+  /** Zone sync with the global control plane, when the zone is federated (`--global-addr`). */
+  readonly globalSync: GlobalSyncClient | undefined;
   /** In start order. */
   components(): Component[];
 }
@@ -56,6 +62,7 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
   // Read the CA's key material before opening the store, so a bad file fails fast.
   const sealer = await resolveSealer(options, logger);
   const provided = await readProvidedCa(options);
+  const federation = await readFederationFiles(options);
   const store = await openStore(options.store, { dataDir: options.dataDir, logger });
   const stopping = new AbortController();
   const deps: ApiDeps = {
@@ -82,6 +89,7 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
       leafTtlMs: options.leafTtlMs,
       signRatePerSecond: options.caSignRate,
       participantTtlMs: options.caParticipantTtlMs,
+      federated: federation !== undefined,
     },
     logger,
   );
@@ -99,6 +107,19 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     checkTtlMs: options.proxyCheckTtlMs,
     debounceMs: options.proxyConfigDebounceMs,
   });
+  // Dials global; on a first start it brings the CA state the zone CA waits for.
+  const globalSync =
+    federation &&
+    new GlobalSyncClient({
+      ...federation,
+      zone: options.name,
+      trustDomain: options.trustDomain,
+      store,
+      ca,
+      sealer,
+      logger,
+      proxies: () => proxyStream.statuses().filter((p) => p.connected).length,
+    });
   const app = createHttpApp(deps, resolveAuthorizer, [
     acl.routes,
     ...routeModules,
@@ -106,6 +127,8 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     caRoutes(ca),
     proxyRoutes(proxyStream),
     dataplaneTokenRoutes(!options.dev),
+    federationRoutes(globalSync),
+    gatewayConfigRoutes,
   ]);
   const http = new HttpServerComponent(app, options.httpAddr, logger, stopping);
   // Invalidates TTL sessions that were not renewed in time.
@@ -127,10 +150,12 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     http,
     ca,
     proxyStream,
+    globalSync,
     // The store starts first and stops last, after the API has drained.
     components: () => [
       storeCloser,
       ...acl.components,
+      ...(globalSync ? [globalSync] : []),
       ca,
       proxyStream,
       health,

@@ -1,0 +1,3 @@
+export type * from './types.ts';
+export { defaultTunnelSettings } from './defaults.ts';
+export { decodeGatewayConfig } from './decode.ts';

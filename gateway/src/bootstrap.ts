@@ -1,0 +1,189 @@
+/**
+ * The gateway's static bootstrap file (`causeway run gateway --bootstrap gw.yaml`): an
+ * identity and a {@link GatewayConfig} from disk, the same shape as the proxy's bootstrap.
+ * YAML or JSON; relative paths are resolved against the file's directory; every error
+ * names the file and the field.
+ *
+ * ```yaml
+ * name: east-gw                                  # optional; --name wins, the leaf must match
+ * admin: { address: 127.0.0.1, port: 15000 }    # optional; port 0 = any free port
+ * publicListen: { address: 0.0.0.0, port: 15443 }
+ * localListen: { address: 127.0.0.1, port: 15444 }
+ * identity:
+ *   certFile: gw.pem          # the leaf followed by its intermediates
+ *   keyFile: gw-key.pem
+ *   rootsFile: roots.pem
+ *   revokedSerials: []        # optional, lowercase hex
+ * config: { ... }             # a GatewayConfig as decodeGatewayConfig accepts it
+ * ```
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parse } from 'yaml';
+import {
+  ConfigError,
+  decodeGatewayConfig,
+  isPlainObject,
+  splitPem,
+  verifyLeafChain,
+} from '../../core/index.ts';
+import type { GatewayConfig, HostPort, SpiffeId } from '../../core/index.ts';
+import type { GatewayIdentityMaterial } from './identity/gateway-tls.ts';
+
+export interface GatewayBootstrap {
+  file: string;
+  name: string | undefined;
+  admin: HostPort | undefined;
+  publicListen: HostPort | undefined;
+  localListen: HostPort | undefined;
+  identity: GatewayIdentityMaterial;
+  /** The leaf's SPIFFE ID, a gateway's. */
+  spiffeId: string;
+  /** The leaf's gateway name. */
+  identityName: string;
+  config: GatewayConfig;
+}
+
+const FIELDS = ['name', 'admin', 'publicListen', 'localListen', 'identity', 'config'];
+
+export async function loadGatewayBootstrap(file: string): Promise<GatewayBootstrap> {
+  const path = resolve(file);
+  const fail = (message: string, field: string): never => {
+    throw new ConfigError(`${file}: ${field}: ${message}`, field);
+  };
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read the bootstrap file ${file}: ${(err as Error).message}`,
+      'bootstrap',
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new ConfigError(
+      `${file} is not valid YAML or JSON: ${(err as Error).message}`,
+      'bootstrap',
+    );
+  }
+  if (!isPlainObject(doc)) return fail('the file must hold an object', '(root)');
+  const root = doc;
+  for (const key of Object.keys(root)) {
+    if (!FIELDS.includes(key)) fail(`unknown field (expected ${FIELDS.join(', ')})`, key);
+  }
+
+  const hostPort = (value: unknown, field: string): HostPort | undefined => {
+    if (value === undefined) return undefined;
+    if (!isPlainObject(value)) return fail('must be an object { address, port }', field);
+    const address = value.address ?? '127.0.0.1';
+    if (typeof address !== 'string' || address === '')
+      fail('must be a host or IP address', `${field}.address`);
+    const port = value.port;
+    if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) {
+      fail('must be a port number 0-65535', `${field}.port`);
+    }
+    return { host: address as string, port: port as number };
+  };
+  const name = root.name;
+  if (
+    name !== undefined &&
+    (typeof name !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name))
+  ) {
+    fail('must be a lowercase DNS label', 'name');
+  }
+
+  if (!isPlainObject(root.identity))
+    return fail('is required: { certFile, keyFile, rootsFile }', 'identity');
+  const id = root.identity;
+  const readPem = async (field: string): Promise<string> => {
+    const value = id[field];
+    if (typeof value !== 'string' || value === '')
+      return fail('is required (a PEM file path)', `identity.${field}`);
+    const full = resolve(dirname(path), value);
+    try {
+      return await readFile(full, 'utf8');
+    } catch (err) {
+      return fail(`cannot read ${full}: ${(err as Error).message}`, `identity.${field}`);
+    }
+  };
+  const [certText, keyPem, rootsText] = await Promise.all([
+    readPem('certFile'),
+    readPem('keyFile'),
+    readPem('rootsFile'),
+  ]);
+  const chain = splitPem(certText);
+  const roots = splitPem(rootsText);
+  const leafPem = chain[0];
+  if (leafPem === undefined) return fail('holds no PEM certificate', 'identity.certFile');
+  if (roots.length === 0) fail('holds no PEM certificate', 'identity.rootsFile');
+  const revoked = id.revokedSerials ?? [];
+  if (
+    !Array.isArray(revoked) ||
+    revoked.some((s) => typeof s !== 'string' || !/^[0-9a-f]{1,64}$/.test(s))
+  ) {
+    fail('must be a list of lowercase hex serials', 'identity.revokedSerials');
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    return fail(`not a PEM private key (${(err as Error).message})`, 'identity.keyFile');
+  }
+  if (!new X509Certificate(leafPem).checkPrivateKey(key)) {
+    fail('is not the key of the certificate in identity.certFile', 'identity.keyFile');
+  }
+  let spiffeId = '';
+  let leafId: SpiffeId | undefined;
+  try {
+    ({ spiffeId, id: leafId } = verifyLeafChain(chain, roots));
+  } catch (err) {
+    fail(
+      `the certificate chain does not verify against identity.rootsFile: ${(err as Error).message}`,
+      'identity.certFile',
+    );
+  }
+  if (leafId?.kind !== 'gateway') {
+    return fail(
+      `${spiffeId} is not a gateway identity (spiffe://<td>/zone/<zone>/gateway/<name>)`,
+      'identity.certFile',
+    );
+  }
+  if (name !== undefined && leafId.name !== name) {
+    fail(`${spiffeId} is not the gateway named ${name as string}`, 'identity.certFile');
+  }
+
+  let config: GatewayConfig;
+  try {
+    config = decodeGatewayConfig(root.config);
+  } catch (err) {
+    const field = (err as { field?: string }).field;
+    return fail((err as Error).message, field ? `config.${field}` : 'config');
+  }
+  if (leafId.trustDomain !== config.trustDomain || leafId.zone !== config.zone) {
+    fail(
+      `${spiffeId} is not a gateway of zone ${config.zone} in trust domain ${config.trustDomain}`,
+      'identity.certFile',
+    );
+  }
+  return {
+    file: path,
+    name: name as string | undefined,
+    admin: hostPort(root.admin, 'admin'),
+    publicListen: hostPort(root.publicListen, 'publicListen'),
+    localListen: hostPort(root.localListen, 'localListen'),
+    identity: {
+      certificatePem: leafPem,
+      chainPem: chain.join('\n'),
+      keyPem,
+      roots,
+      revokedSerials: revoked as string[],
+    },
+    spiffeId,
+    identityName: leafId.name,
+    config,
+  };
+}
