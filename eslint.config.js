@@ -14,7 +14,8 @@ function behindIndex(own) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', 'cli/bin/**'] },
+  // deploy/ holds plain-JavaScript samples that stand for any app; they are not project code.
+  { ignores: ['node_modules/**', 'coverage/**', 'cli/bin/**', 'deploy/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

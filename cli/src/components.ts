@@ -45,6 +45,20 @@ export const components: ComponentRegistry = new Map<string, RunnableComponent>(
     },
   ],
   [
+    'global',
+    {
+      description: 'the global control plane: zone registry, root CA, mesh-wide API, zone sync',
+      load: async () => (await import('../../global-control/index.ts')).globalMain,
+    },
+  ],
+  [
+    'gateway',
+    {
+      description: 'an east-west gateway: SNI routing and pooled mTLS tunnels between zones',
+      load: async () => (await import('../../gateway/index.ts')).gatewayMain,
+    },
+  ],
+  [
     'proxy',
     {
       description: 'a sidecar proxy: mTLS inbound, outbound load balancing, zone config stream',

@@ -6,9 +6,11 @@ import { Command } from 'commander';
 import { envHint } from './cli-options.ts';
 import type { CliContext } from './context.ts';
 import { EXIT_OK, reportError } from './report-error.ts';
+import { addDevCommand } from './dev/dev-command.ts';
 import { addRunCommand } from './run-command.ts';
 import { addStoreCommand } from './store-command.ts';
 import { addTokenCommand } from './token-command.ts';
+import { addZoneCommand } from './zone-command.ts';
 
 /** The version in package.json, shown by `causeway --version`. */
 export function packageVersion(): string {
@@ -38,6 +40,8 @@ export function buildProgram(ctx: CliContext): Command {
   addRunCommand(program, ctx);
   addStoreCommand(program, ctx);
   addTokenCommand(program, ctx);
+  addZoneCommand(program, ctx);
+  addDevCommand(program, ctx);
   return program;
 }
 

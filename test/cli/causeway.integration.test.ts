@@ -58,7 +58,9 @@ describe('causeway executable (integration)', function () {
     const { code, stdout, stderr } = await causeway(['run', 'mesh']);
     expect(code).to.equal(2);
     expect(stdout).to.equal('');
-    expect(stderr).to.include('unknown component "mesh"; available components: proxy, zone');
+    expect(stderr).to.include(
+      'unknown component "mesh"; available components: gateway, global, proxy, zone',
+    );
   });
 
   it('refuses `run zone` without a name, with exit 2 naming the flag', async function () {

@@ -24,7 +24,13 @@ describe('cli/program', function () {
   it('is named causeway and has run and store commands', function () {
     const program = buildProgram(new Harness(store).ctx);
     expect(program.name()).to.equal('causeway');
-    expect(program.commands.map((c) => c.name())).to.deep.equal(['run', 'store', 'token']);
+    expect(program.commands.map((c) => c.name())).to.deep.equal([
+      'run',
+      'store',
+      'token',
+      'zone',
+      'dev',
+    ]);
     const store_ = program.commands.find((c) => c.name() === 'store')!;
     expect(store_.commands.map((c) => c.name())).to.deep.equal([
       'get',

@@ -43,7 +43,7 @@ describe('cli/run-command', function () {
     const h = new Harness(store);
     expect(await h.run('run', 'mesh')).to.equal(2);
     expect(h.stderr.text).to.equal(
-      'error: unknown component "mesh"; available components: proxy, zone (CW_ERR_INVALID_ARGUMENT)\n',
+      'error: unknown component "mesh"; available components: gateway, global, proxy, zone (CW_ERR_INVALID_ARGUMENT)\n',
     );
     expect(h.stdout.text).to.equal('');
   });
