@@ -37,6 +37,8 @@ export interface InboxOptions<T extends ResourceType> {
 
 interface Pending {
   revision: string;
+  /** The chunk expected next. */
+  nextChunk: number;
   /** Names a full set carried so far (chunks with `more`). */
   seen: Set<string>;
   full: boolean;
@@ -51,6 +53,8 @@ export class ResourceInbox<T extends ResourceType> {
   readonly #now: () => number;
   /** Deltas are applied one at a time, in arrival order. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** Bumped by {@link reset}: deltas queued by a closed connection are dropped. */
+  #generation = 0;
 
   constructor(private readonly options: InboxOptions<T>) {
     this.#now = options.now ?? Date.now;
@@ -72,13 +76,17 @@ export class ResourceInbox<T extends ResourceType> {
 
   /** Apply a delta (queued behind any being applied); the answer for the peer. */
   apply(delta: DeltaMessage): Promise<AckMessage | NackMessage | undefined> {
-    const run = this.#queue.then(() => this.#apply(delta as DeltaMessage<T>));
+    const generation = this.#generation;
+    const run = this.#queue.then(() =>
+      generation === this.#generation ? this.#apply(delta as DeltaMessage<T>) : undefined,
+    );
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  /** Forget chunked deltas of a connection that closed. */
+  /** Forget chunked deltas of a connection that closed, and drop its queued ones. */
   reset(): void {
+    this.#generation++;
     this.#pending.clear();
   }
 
@@ -94,15 +102,23 @@ export class ResourceInbox<T extends ResourceType> {
     const validator = this.options.validators[type];
     if (!validator) return nack(`this side does not accept ${type} resources`);
     let pending = this.#pending.get(type);
-    if (pending && pending.revision !== delta.revision) {
-      // A new revision started before the last one's final chunk: the old one is void.
+    if (delta.chunk > 0) {
+      // A later chunk only continues the set whose previous chunk was applied just now.
+      if (pending?.revision !== delta.revision || pending.nextChunk !== delta.chunk) {
+        this.#pending.delete(type);
+        return nack(
+          `chunk ${delta.chunk} of revision ${delta.revision} came without the chunks before it; send the set again`,
+        );
+      }
+    } else {
+      // A first chunk starts a new revision; an unfinished one is void.
       this.#pending.delete(type);
       pending = undefined;
-    }
-    if (!pending && !delta.full && delta.baseRevision !== (await this.#revision(type))) {
-      return nack(
-        `delta is based on revision ${delta.baseRevision}, but this side applied ${(await this.#revision(type)) ?? 'nothing'}; send the full set`,
-      );
+      if (!delta.full && delta.baseRevision !== (await this.#revision(type))) {
+        return nack(
+          `delta is based on revision ${delta.baseRevision}, but this side applied ${(await this.#revision(type)) ?? 'nothing'}; send the full set`,
+        );
+      }
     }
     for (const item of delta.upserts) {
       try {
@@ -116,10 +132,12 @@ export class ResourceInbox<T extends ResourceType> {
     }
     pending ??= {
       revision: delta.revision,
+      nextChunk: 0,
       seen: new Set(),
       full: delta.full,
       retain: delta.retain,
     };
+    pending.nextChunk = delta.chunk + 1;
     this.#pending.set(type, pending);
     const versions = await this.#loaded(type);
     const prefix = this.options.prefix(type);

@@ -282,6 +282,7 @@ export class ResourceOutbox<T extends ResourceType> {
         full,
         retain: full ? (this.options.retain?.(type) ?? []) : [],
         more: i < chunks.length - 1,
+        chunk: i,
         upserts: part.upserts,
         removes: part.removes,
       });

@@ -56,6 +56,12 @@ export interface DeltaMessage<T extends ResourceType = ResourceType> {
    * receiver applies them all before acknowledging the last.
    */
   more: boolean;
+  /**
+   * This frame's place among the frames of its revision (0 first). A receiver applies a
+   * chunk only right after the one before it, so a refused or lost chunk can never let a
+   * later one of a full set pass as the whole set.
+   */
+  chunk: number;
   upserts: ResourceItem[];
   removes: string[];
 }
@@ -267,6 +273,7 @@ function decodeDelta<T extends ResourceType>(v: Fields, types: readonly T[]): De
     full,
     retain: full && v.retain !== undefined ? list(v.retain, 'retain').map(prefixString) : [],
     more: v.more === undefined ? false : bool(v.more, 'more'),
+    chunk: v.chunk === undefined ? 0 : count(v.chunk, 'chunk'),
     upserts: items,
     removes: removes.map((name, i) => {
       const checked = resourceName(name, `removes[${i}]`);

@@ -201,6 +201,7 @@ describe('zone sync engine (outbox → inbox)', () => {
       full: false,
       retain: [],
       more: false,
+      chunk: 0,
       upserts: [],
       removes: [],
     });
@@ -233,6 +234,7 @@ describe('zone sync engine (outbox → inbox)', () => {
         full: true,
         retain: name === 'second' ? ['default/api/k'] : [],
         more: false,
+        chunk: 0,
         upserts:
           name === 'first'
             ? ['keep', 'drop'].map((id) => ({
@@ -253,5 +255,48 @@ describe('zone sync engine (outbox → inbox)', () => {
       resourceVersion({ b: [1, { d: 3, c: 2 }], a: 1 }),
     );
     expect(canonicalJson({ b: 1, a: undefined })).to.equal('{"b":1}');
+  });
+
+  it('a full set whose middle chunk is refused removes nothing, and its later chunks are refused too', async () => {
+    const h = await harness();
+    const all = Array.from({ length: 30 }, (_, i) => instance(`i${i}`));
+    const item = (b: InstanceResource) => ({
+      name: `default/api/${b.instanceId}`,
+      version: resourceVersion(b),
+      body: b,
+    });
+    const chunk = (revision: string, i: number, bodies: InstanceResource[], more: boolean) =>
+      h.inbox.apply({
+        type: 'delta',
+        resourceType: 'instance',
+        nonce: `${revision}-${i}`,
+        revision,
+        baseRevision: '',
+        full: true,
+        retain: [],
+        more,
+        chunk: i,
+        upserts: bodies.map(item),
+        removes: [],
+      });
+    await chunk('e.1', 0, all.slice(0, 10), true);
+    await chunk('e.1', 1, all.slice(10, 20), true);
+    expect((await chunk('e.1', 2, all.slice(20), false))?.type).to.equal('ack');
+    const bad = all.slice(10, 20).map((b) => (b.instanceId === 'i15' ? { ...b, port: -1 } : b));
+    // Sent back to back, as the outbox does.
+    const answers = await Promise.all([
+      chunk('e.2', 0, all.slice(0, 10), true),
+      chunk('e.2', 1, bad, true),
+      chunk('e.2', 2, all.slice(20), false),
+    ]);
+    expect(answers.map((a) => a?.type)).to.deep.equal([undefined, 'nack', 'nack']);
+    expect(await stored(h.store)).to.have.length(30);
+    expect((await h.store.get('sync/rev/zone/east/instance'))?.value.toString()).to.equal('e.1');
+    // A lone later chunk, or one from a closed connection, never passes as a whole set.
+    expect((await chunk('e.3', 2, all.slice(20), false))?.type).to.equal('nack');
+    const queued = chunk('e.4', 0, all.slice(0, 1), false);
+    h.inbox.reset();
+    expect(await queued).to.equal(undefined);
+    expect(await stored(h.store)).to.have.length(30);
   });
 });
