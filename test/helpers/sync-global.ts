@@ -27,7 +27,7 @@ import type { SyncRegistry } from '../../global-control/src/sync/sync-server.ts'
 export const SYNC_TRUST_DOMAIN = 'causeway.mesh';
 
 export class MemoryRegistry implements SyncRegistry {
-  readonly zones = new Map<string, { enabled: boolean; validAfter: number }>();
+  readonly zones = new Map<string, { enabled: boolean; validAfter: number; createdAt: string }>();
   readonly #listeners = new Set<() => void>();
 
   constructor(private readonly tokenKey: KeyPair) {}
@@ -41,7 +41,7 @@ export class MemoryRegistry implements SyncRegistry {
     return Promise.resolve({ zone: payload.zone });
   }
 
-  get(zone: string): Promise<{ enabled: boolean } | undefined> {
+  get(zone: string): Promise<{ enabled: boolean; createdAt: string } | undefined> {
     return Promise.resolve(this.zones.get(zone));
   }
 
@@ -54,8 +54,12 @@ export class MemoryRegistry implements SyncRegistry {
     return () => this.#listeners.delete(listener);
   }
 
-  set(zone: string, record: { enabled: boolean; validAfter?: number } | undefined): void {
-    if (record) this.zones.set(zone, { validAfter: 0, ...record });
+  set(
+    zone: string,
+    record: { enabled: boolean; validAfter?: number; createdAt?: string } | undefined,
+  ): void {
+    const createdAt = this.zones.get(zone)?.createdAt ?? new Date(0).toISOString();
+    if (record) this.zones.set(zone, { validAfter: 0, createdAt, ...record });
     else this.zones.delete(zone);
     for (const listener of this.#listeners) listener();
   }

@@ -56,7 +56,7 @@ export interface SyncRegistry {
   /** @throws with a message saying why the token is refused. */
   verifyToken(token: string): Promise<{ zone: string }>;
   /** The zone's record, or undefined when it does not exist. */
-  get(zone: string): Promise<{ enabled: boolean } | undefined>;
+  get(zone: string): Promise<{ enabled: boolean; createdAt: string } | undefined>;
   /** Every registered zone's name. */
   names(): Promise<string[]>;
   /** Called when any zone record changes (created, disabled, deleted). */
@@ -232,8 +232,11 @@ export class SyncServer implements Component, SyncStatusSource {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     let who: Authenticated;
+    let intermediateFrom: number | undefined;
     if (socket.authorized) {
-      who = { zone: this.#zoneOfClientCertificate(socket), auth: 'mtls' };
+      const client = this.#clientCertificate(socket);
+      who = { zone: client.zone, auth: 'mtls' };
+      intermediateFrom = client.intermediateIssuedAt;
     } else if (match?.[1]) {
       try {
         who = { zone: (await this.options.registry.verifyToken(match[1])).zone, auth: 'token' };
@@ -249,10 +252,21 @@ export class SyncServer implements Component, SyncStatusSource {
     const record = await this.options.registry.get(who.zone);
     if (!record) throw new PermissionDeniedError(`zone ${who.zone} does not exist`);
     if (!record.enabled) throw new PermissionDeniedError(`zone ${who.zone} is disabled`);
+    // An intermediate signed before the zone record was created belongs to a zone of that
+    // name that was deleted: it must join again with a token of the new one. (notBefore is
+    // backdated a minute; allow that and some clock skew.)
+    if (
+      intermediateFrom !== undefined &&
+      intermediateFrom + 2 * 60_000 < Date.parse(record.createdAt)
+    ) {
+      throw new PermissionDeniedError(
+        `this identity of zone ${who.zone} predates the zone's creation at ${record.createdAt}: join again with a zone token`,
+      );
+    }
     return who;
   }
 
-  #zoneOfClientCertificate(socket: TLSSocket): string {
+  #clientCertificate(socket: TLSSocket): { zone: string; intermediateIssuedAt: number } {
     const chain: string[] = [];
     let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
     const seen = new Set<string>();
@@ -267,6 +281,7 @@ export class SyncServer implements Component, SyncStatusSource {
     if (verified.id.kind !== 'control') {
       throw new PermissionDeniedError(`${verified.spiffeId} is not a zone control plane identity`);
     }
-    return verified.id.zone;
+    const intermediate = new X509Certificate(chain[1] as string);
+    return { zone: verified.id.zone, intermediateIssuedAt: Date.parse(intermediate.validFrom) };
   }
 }

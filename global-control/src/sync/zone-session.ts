@@ -139,6 +139,9 @@ export class ZoneSession {
 
   async #hello(hello: ZoneHello): Promise<void> {
     if (this.#welcomed) throw new Error('hello was already received on this connection');
+    // Set before anything is awaited: a second hello racing the first must not get its own
+    // intermediate and outbox.
+    this.#welcomed = true;
     clearTimeout(this.#helloTimer);
     if (hello.zone !== this.zone) {
       throw new Error(
@@ -147,11 +150,16 @@ export class ZoneSession {
     }
     const { ca } = this.server.options;
     let intermediatePem: string | undefined;
+    if (hello.csr !== undefined && this.who.auth !== 'token') {
+      // An intermediate is what a zone token buys. A zone that authenticated with its
+      // control identity already has one; letting it mint more would make a stolen identity
+      // (or one from before the zone was deleted) renewable for ever.
+      throw new Error('a CSR for the zone intermediate needs the zone token, not mutual TLS');
+    }
     if (hello.csr !== undefined) {
       intermediatePem = (await ca.signZoneIntermediate(this.zone, hello.csr)).certificatePem;
       this.#logger.info({ auth: this.who.auth }, 'signed the zone intermediate');
     }
-    this.#welcomed = true;
     this.#channel.send({
       type: 'welcome',
       protocol: SYNC_PROTOCOL_VERSION,

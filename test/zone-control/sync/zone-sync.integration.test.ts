@@ -107,6 +107,16 @@ describe('zone sync (global ⇄ zones, in-process)', function () {
     const west = await joinZone('west');
     await registerApi(east, 'api-1');
     await registerApi(east, 'api-2', 'critical');
+    // A catalog name federation cannot carry (not a DNS label) is left out, not fatal.
+    const odd = await fetch(`${east.url}/v1/catalog/register`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        Node: 'n-odd',
+        Address: '127.0.0.1',
+        Service: { Service: 'Web_API' },
+      }),
+    });
+    expect(odd.status).to.equal(200);
     await exportApi(east, ['west']);
     const remote = await eventually(() => remoteApi(west, 'east'), 'west learns east/api');
     expect(remote).to.deep.include({
@@ -236,5 +246,25 @@ describe('zone sync (global ⇄ zones, in-process)', function () {
       error = err;
     }
     expect(String(error)).to.match(/zone token is for zone "west", but this zone is "east"/);
+  });
+
+  it('refuses a zone identity from before the zone was deleted and created again', async () => {
+    const east = await joinZone('east');
+    await eventually(() => global.server.status('east')?.online, 'east online');
+    await east.stop();
+    zones.splice(zones.indexOf(east), 1);
+    // "east" deleted and created again (its record is newer than the old intermediate).
+    global.registry.set('east', {
+      enabled: true,
+      createdAt: new Date(Date.now() + 10 * 60_000).toISOString(),
+    });
+    const again = await startZone({
+      name: 'east',
+      dataDir: path.join(dir, 'east'),
+      globalAddr: global.url,
+    });
+    zones.push(again);
+    const error = await eventually(() => again.zone.globalSync?.status().lastError, 'a refusal');
+    expect(error).to.match(/HTTP 403.*predates the zone's creation/);
   });
 });

@@ -322,7 +322,7 @@ export class GlobalSyncClient implements Component {
     // Instances and gateways come from one catalog read; share it between the two types.
     let reading: Promise<ZoneResources> | undefined;
     const resources = (): Promise<ZoneResources> => {
-      reading ??= readZoneResources(this.options.store).finally(() => {
+      reading ??= readZoneResources(this.options.store, this.#logger).finally(() => {
         setImmediate(() => (reading = undefined));
       });
       return reading;

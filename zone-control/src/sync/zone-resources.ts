@@ -9,6 +9,8 @@ import {
   exportsOf,
   readCatalog,
   readConfigEntrySet,
+  resourceName,
+  zoneResourceValidators,
 } from '../../../core/index.ts';
 import type {
   ExportResource,
@@ -29,8 +31,13 @@ export interface ZoneResources {
   gateway: Map<string, GatewayResource>;
 }
 
-/** The zone's instances and gateways, by resource name. */
-export async function readZoneResources(store: Store): Promise<ZoneResources> {
+/**
+ * The zone's instances and gateways, by resource name. The catalog accepts names that
+ * federation does not (Consul allows `Web_API` or an ID with spaces; SPIFFE IDs, SNI and
+ * other zones' configs need DNS labels): those are left out and logged here, so one entry
+ * cannot make global refuse the zone's whole set.
+ */
+export async function readZoneResources(store: Store, logger: Logger): Promise<ZoneResources> {
   const catalog = await readCatalog(store);
   const instance = new Map<string, InstanceResource>();
   const gateway = new Map<string, GatewayResource>();
@@ -40,7 +47,7 @@ export async function readZoneResources(store: Store): Promise<ZoneResources> {
       if (i.meta[GATEWAY_KIND_META] === MESH_GATEWAY_KIND) {
         const publicAddr = parseHostPort(i.meta[GATEWAY_PUBLIC_ADDR_META]);
         if (!publicAddr) continue;
-        gateway.set(i.service, {
+        keep(gateway, 'gateway', i.service, {
           name: i.service,
           publicAddress: publicAddr.host,
           publicPort: publicAddr.port,
@@ -49,7 +56,7 @@ export async function readZoneResources(store: Store): Promise<ZoneResources> {
         continue;
       }
       const instanceId = `${i.node}/${i.id}`;
-      instance.set(`${i.namespace}/${i.service}/${instanceId}`, {
+      keep(instance, 'instance', `${i.namespace}/${i.service}/${instanceId}`, {
         service: i.service,
         namespace: i.namespace,
         instanceId,
@@ -65,6 +72,24 @@ export async function readZoneResources(store: Store): Promise<ZoneResources> {
     }
   }
   return { instance, gateway };
+
+  function keep<T>(
+    into: Map<string, T>,
+    type: 'instance' | 'gateway',
+    name: string,
+    body: T,
+  ): void {
+    try {
+      resourceName(name, 'name');
+      zoneResourceValidators[type](name, body);
+      into.set(name, body);
+    } catch (err) {
+      logger.warn(
+        { resourceType: type, name, reason: (err as Error).message },
+        'not sending a catalog entry to global: its names do not fit federation (DNS labels)',
+      );
+    }
+  }
 }
 
 /** The zone's exports, by resource name. */
