@@ -42,6 +42,12 @@ export interface DevMeshOptions {
   dir?: string;
   /** Environment of every child process. @default this process's environment */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Let the OS pick every port instead of trying the preferred ones first: for tests on a
+   * shared machine, where a preferred port freed by a stopped child could be taken by
+   * another mesh before the child is restarted. @default false
+   */
+  anyPorts?: boolean;
 }
 
 /** Preferred ports; any that is taken is replaced by a free one. */
@@ -93,7 +99,7 @@ export class DevMesh {
         ),
       );
     });
-    this.ports = await allocatePorts();
+    this.ports = await allocatePorts(this.#options.anyPorts ?? false);
     const p = this.ports;
     const env = this.#options.env;
     const run = (name: string, ...args: string[]): RunningChild =>
@@ -169,6 +175,19 @@ export class DevMesh {
       });
       if (exported.status !== 200)
         throw new Error(`exporting api in ${zone}: ${exported.status} ${exported.text}`);
+      // HTTP, not TCP: per-request retries and outlier detection are what fail a call over
+      // to the other zone within the request when an instance dies.
+      for (const service of ['api', 'web']) {
+        const defaults = await request('PUT', `${zoneUrl}/v1/config`, {
+          Kind: 'service-defaults',
+          Name: service,
+          Protocol: 'http',
+        });
+        if (defaults.status !== 200)
+          throw new Error(
+            `service-defaults for ${service} in ${zone}: ${defaults.status} ${defaults.text}`,
+          );
+      }
     }
     const roots = await get(`http://127.0.0.1:${p.zones.east.http}/v1/connect/ca/roots?pem=true`);
     await writeFile(rootsFile, roots.text);
@@ -346,12 +365,14 @@ async function request(
   return { status: res.status, text: await res.text() };
 }
 
-/** Each preferred port if it is free now, otherwise one the OS picks. */
-async function allocatePorts(): Promise<DevPorts> {
+/** Each preferred port if it is free now (and wanted), otherwise one the OS picks. */
+async function allocatePorts(anyPorts: boolean): Promise<DevPorts> {
   const taken = new Set<number>();
   const port = async (preferred: number): Promise<number> => {
     const chosen =
-      !taken.has(preferred) && (await isFree(preferred)) ? preferred : await freePort(taken);
+      !anyPorts && !taken.has(preferred) && (await isFree(preferred))
+        ? preferred
+        : await freePort(taken);
     taken.add(chosen);
     return chosen;
   };

@@ -21,6 +21,13 @@ export function createHttpApp(
   app.proxy = false;
   app.use(errorMiddleware(deps.logger));
   app.use(async (ctx: Context, next: Next) => {
+    await next();
+    // Stopping: blocked reads answer at once, and a long-polling client (a gateway, a
+    // Consul watch) would ask again on the same keep-alive connection and keep the server
+    // from closing. Closing each connection after its answer lets the drain finish.
+    if (deps.stopping.aborted) ctx.set('Connection', 'close');
+  });
+  app.use(async (ctx: Context, next: Next) => {
     const ac = new AbortController();
     const abort = (): void => ac.abort();
     ctx.req.once('close', () => {
