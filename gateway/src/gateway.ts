@@ -1,7 +1,7 @@
 /**
  * The east-west gateway's data plane: the public and local listeners, the tunnel pool to
  * peer zones and the tunnel server for theirs, fed by two inputs that can come from a
- * bootstrap file today and from the zone's config stream later:
+ * bootstrap file or from the zone (`--zone-control`, see `zone/zone-follower.ts`):
  *
  * - {@link Gateway.updateIdentity}: our leaf, key, trust bundle and revocation list;
  * - {@link Gateway.apply}: a decoded {@link GatewayConfig}.

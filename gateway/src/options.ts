@@ -1,8 +1,8 @@
 /**
  * Gateway options: `GatewayCliOptions` (what flags and `CAUSEWAY_*` variables may set) →
- * `resolveGatewayCliOptions()` → `ResolvedGatewayCliOptions`. Today the identity and
- * config come from a bootstrap file; the zone's config stream (`--zone-control`) will
- * feed the same `Gateway.updateIdentity` / `Gateway.apply`.
+ * `resolveGatewayCliOptions()` → `ResolvedGatewayCliOptions`. The identity and config
+ * come from the zone (`--zone-control`, see `zone/`) or from a bootstrap file; both feed
+ * `Gateway.updateIdentity` / `Gateway.apply`.
  */
 import { ConfigError, parseAddr, parseDuration, validateSpiffeSegment } from '../../core/index.ts';
 import type { HostPort } from '../../core/index.ts';
