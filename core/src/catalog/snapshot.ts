@@ -62,10 +62,20 @@ export class CatalogSnapshot {
     return this.instancesByNode.get(node)?.find((i) => i.id === id);
   }
 
-  /** The instances of service `name`, by node then ID. */
+  /**
+   * The instances of service `name`, by node then ID. Computed once per snapshot: every
+   * proxy's snapshot of a zone reads the same few services (do not mutate the result).
+   */
   instancesOf(name: string): Stored<ServiceInstance>[] {
-    return this.instances().filter((i) => i.service === name);
+    if (!this.#byService) {
+      this.#byService = new Map();
+      for (const i of this.instances()) push(this.#byService, i.service, i);
+    }
+    return this.#byService.get(name) ?? [];
   }
+
+  #byService: Map<string, Stored<ServiceInstance>[]> | undefined;
+  readonly #health = new Map<string, InstanceHealth[]>();
 
   /** Service name → the distinct tags of its instances, sorted. */
   serviceTags(): Map<string, string[]> {
@@ -111,7 +121,10 @@ export class CatalogSnapshot {
    * would.
    */
   health(name: string): InstanceHealth[] {
+    const cached = this.#health.get(name);
+    if (cached) return cached;
     const out: InstanceHealth[] = [];
+    this.#health.set(name, out);
     for (const instance of this.instancesOf(name)) {
       const node = this.node(instance.node);
       if (node === undefined) continue;
