@@ -11,3 +11,4 @@ export type {
   RunnableComponent,
 } from './src/components.ts';
 export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportError } from './src/report-error.ts';
+export { DevMesh, type DevMeshOptions, type DevPorts } from './src/dev/dev-mesh.ts';
