@@ -33,4 +33,6 @@ export interface MeshTls {
   ): PeerIdentity | Error;
   /** Called after the context changes (renewal, new bundle, revocation). */
   onChange(listener: () => void): () => void;
+  /** SHA-256 fingerprint (colon hex, as Node prints it) of our current leaf, if any. */
+  leafFingerprint(): string | undefined;
 }

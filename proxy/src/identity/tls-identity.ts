@@ -136,7 +136,9 @@ export class TlsIdentity implements MeshTls {
     this.#context = context;
     this.#revoked = revoked;
     this.#material = material;
-    this.#notAfter = new Date(new X509Certificate(leaf).validTo);
+    const leafCert = new X509Certificate(leaf);
+    this.#notAfter = new Date(leafCert.validTo);
+    this.#leafFingerprint = leafCert.fingerprint256;
     if (roots.size !== this.#roots.size || [...roots].some((r) => !this.#roots.has(r))) {
       // Verdicts were reached under the old bundle; peers are judged again (and those
       // whose chain led to a removed root are refused, see checkPeer).
@@ -146,6 +148,12 @@ export class TlsIdentity implements MeshTls {
     }
     for (const listener of [...this.#listeners]) listener();
   }
+
+  leafFingerprint(): string | undefined {
+    return this.#leafFingerprint;
+  }
+
+  #leafFingerprint: string | undefined;
 
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);

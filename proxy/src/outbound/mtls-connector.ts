@@ -86,16 +86,29 @@ export class MtlsConnector {
   }
 
   /**
-   * After a new leaf, bundle or revocation list: a connection whose peer no longer passes
+   * After a new leaf, bundle or revocation list: a connection opened with our previous leaf
+   * is not reused; a connection whose peer no longer passes
    * (revoked, or its chain no longer leads to the bundle) closes at once, busy or idle;
    * waiting for it to close on its own would keep talking to a revoked destination for as
    * long as the pool keeps it warm. A resumed connection cannot be checked again (the
    * client side has no peer certificate), so it finishes its request and is not reused.
    */
   #recheck(): void {
+    const ours = this.mesh.leafFingerprint();
     for (const socket of this.#open) {
       if (socket.destroyed) continue;
       const target = socket[kTarget] as ConnectTarget;
+      // Opened with a leaf we no longer hold (a renewal, a root rotation's switch): finish
+      // what is in flight, then close it instead of reusing it. Its peer will refuse that
+      // leaf once its root leaves the bundle, and would reset the requests on it then.
+      const mine = socket.getCertificate() as { fingerprint256?: string } | null;
+      if (
+        ours !== undefined &&
+        mine?.fingerprint256 !== undefined &&
+        mine.fingerprint256 !== ours
+      ) {
+        socket[kStale] = true;
+      }
       if (socket.isSessionReused()) {
         socket[kStale] = true;
         continue;
