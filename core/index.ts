@@ -6,6 +6,8 @@ export * from './src/errors.ts';
 export * from './src/options/index.ts';
 export * from './src/logging.ts';
 export * from './src/lifecycle.ts';
+export { AdminServer } from './src/admin/admin-server.ts';
+export type { AdminSources, Readiness } from './src/admin/admin-server.ts';
 export { TokenBucket } from './src/token-bucket.ts';
 
 export type * from './src/store/types.ts';
@@ -37,6 +39,8 @@ export * from './src/catalog/catalog-writer.ts';
 export * from './src/catalog/snapshot.ts';
 export { aggregateHealth } from './src/catalog/health.ts';
 export * from './src/ca/index.ts';
+export { loadIdentityFiles } from './src/ca/identity-files.ts';
+export type { IdentityFiles } from './src/ca/identity-files.ts';
 export * from './src/proxy-config/index.ts';
 export * from './src/gateway-config/index.ts';
 export * from './src/config-entries/index.ts';

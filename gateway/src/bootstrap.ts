@@ -17,18 +17,16 @@
  * config: { ... }             # a GatewayConfig as decodeGatewayConfig accepts it
  * ```
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import {
   ConfigError,
   decodeGatewayConfig,
   isPlainObject,
-  splitPem,
-  verifyLeafChain,
+  loadIdentityFiles,
 } from '../../core/index.ts';
-import type { GatewayConfig, HostPort, SpiffeId } from '../../core/index.ts';
+import type { GatewayConfig, HostPort } from '../../core/index.ts';
 import type { GatewayIdentityMaterial } from './identity/gateway-tls.ts';
 
 export interface GatewayBootstrap {
@@ -96,57 +94,9 @@ export async function loadGatewayBootstrap(file: string): Promise<GatewayBootstr
     fail('must be a lowercase DNS label', 'name');
   }
 
-  if (!isPlainObject(root.identity))
-    return fail('is required: { certFile, keyFile, rootsFile }', 'identity');
-  const id = root.identity;
-  const readPem = async (field: string): Promise<string> => {
-    const value = id[field];
-    if (typeof value !== 'string' || value === '')
-      return fail('is required (a PEM file path)', `identity.${field}`);
-    const full = resolve(dirname(path), value);
-    try {
-      return await readFile(full, 'utf8');
-    } catch (err) {
-      return fail(`cannot read ${full}: ${(err as Error).message}`, `identity.${field}`);
-    }
-  };
-  const [certText, keyPem, rootsText] = await Promise.all([
-    readPem('certFile'),
-    readPem('keyFile'),
-    readPem('rootsFile'),
-  ]);
-  const chain = splitPem(certText);
-  const roots = splitPem(rootsText);
-  const leafPem = chain[0];
-  if (leafPem === undefined) return fail('holds no PEM certificate', 'identity.certFile');
-  if (roots.length === 0) fail('holds no PEM certificate', 'identity.rootsFile');
-  const revoked = id.revokedSerials ?? [];
-  if (
-    !Array.isArray(revoked) ||
-    revoked.some((s) => typeof s !== 'string' || !/^[0-9a-f]{1,64}$/.test(s))
-  ) {
-    fail('must be a list of lowercase hex serials', 'identity.revokedSerials');
-  }
-  let key;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch (err) {
-    return fail(`not a PEM private key (${(err as Error).message})`, 'identity.keyFile');
-  }
-  if (!new X509Certificate(leafPem).checkPrivateKey(key)) {
-    fail('is not the key of the certificate in identity.certFile', 'identity.keyFile');
-  }
-  let spiffeId = '';
-  let leafId: SpiffeId | undefined;
-  try {
-    ({ spiffeId, id: leafId } = verifyLeafChain(chain, roots));
-  } catch (err) {
-    fail(
-      `the certificate chain does not verify against identity.rootsFile: ${(err as Error).message}`,
-      'identity.certFile',
-    );
-  }
-  if (leafId?.kind !== 'gateway') {
+  const identity = await loadIdentityFiles(root.identity, file);
+  const { spiffeId, id: leafId } = identity;
+  if (leafId.kind !== 'gateway') {
     return fail(
       `${spiffeId} is not a gateway identity (spiffe://<td>/zone/<zone>/gateway/<name>)`,
       'identity.certFile',
@@ -176,11 +126,11 @@ export async function loadGatewayBootstrap(file: string): Promise<GatewayBootstr
     publicListen: hostPort(root.publicListen, 'publicListen'),
     localListen: hostPort(root.localListen, 'localListen'),
     identity: {
-      certificatePem: leafPem,
-      chainPem: chain.join('\n'),
-      keyPem,
-      roots,
-      revokedSerials: revoked as string[],
+      certificatePem: identity.certificatePem,
+      chainPem: identity.chainPem,
+      keyPem: identity.keyPem,
+      roots: identity.roots,
+      revokedSerials: identity.revokedSerials,
     },
     spiffeId,
     identityName: leafId.name,

@@ -16,16 +16,14 @@
  * config: { ... }             # a ProxyConfig as decodeProxyConfig accepts it
  * ```
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import {
   ConfigError,
   decodeProxyConfig,
   isPlainObject,
-  splitPem,
-  verifyLeafChain,
+  loadIdentityFiles,
 } from '../../core/index.ts';
 import type { HostPort, ProxyConfig } from '../../core/index.ts';
 import type { IdentityMaterial } from './identity/tls-identity.ts';
@@ -93,55 +91,8 @@ export async function loadBootstrap(file: string): Promise<Bootstrap> {
   if (typeof inboundAddress !== 'string' || inboundAddress === '')
     fail('must be an address', 'inboundAddress');
 
-  if (!isPlainObject(root.identity))
-    return fail('is required: { certFile, keyFile, rootsFile }', 'identity');
-  const id = root.identity;
-  const readPem = async (field: string): Promise<string> => {
-    const value = id[field];
-    if (typeof value !== 'string' || value === '')
-      return fail('is required (a PEM file path)', `identity.${field}`);
-    const full = resolve(dirname(path), value);
-    try {
-      return await readFile(full, 'utf8');
-    } catch (err) {
-      return fail(`cannot read ${full}: ${(err as Error).message}`, `identity.${field}`);
-    }
-  };
-  const [certText, keyPem, rootsText] = await Promise.all([
-    readPem('certFile'),
-    readPem('keyFile'),
-    readPem('rootsFile'),
-  ]);
-  const chain = splitPem(certText);
-  const roots = splitPem(rootsText);
-  const leafPem = chain[0];
-  if (leafPem === undefined) return fail('holds no PEM certificate', 'identity.certFile');
-  if (roots.length === 0) fail('holds no PEM certificate', 'identity.rootsFile');
-  const revoked = id.revokedSerials ?? [];
-  if (
-    !Array.isArray(revoked) ||
-    revoked.some((s) => typeof s !== 'string' || !/^[0-9a-f]{1,64}$/.test(s))
-  ) {
-    fail('must be a list of lowercase hex serials', 'identity.revokedSerials');
-  }
-  let key;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch (err) {
-    return fail(`not a PEM private key (${(err as Error).message})`, 'identity.keyFile');
-  }
-  if (!new X509Certificate(leafPem).checkPrivateKey(key)) {
-    fail('is not the key of the certificate in identity.certFile', 'identity.keyFile');
-  }
-  let spiffeId = '';
-  try {
-    spiffeId = verifyLeafChain(chain, roots).spiffeId;
-  } catch (err) {
-    fail(
-      `the certificate chain does not verify against identity.rootsFile: ${(err as Error).message}`,
-      'identity.certFile',
-    );
-  }
+  const identity = await loadIdentityFiles(root.identity, file);
+  const { spiffeId } = identity;
 
   let config: ProxyConfig;
   try {
@@ -162,11 +113,11 @@ export async function loadBootstrap(file: string): Promise<Bootstrap> {
     inboundAddress: inboundAddress as string,
     app: { address: appAddr.host, port: appAddr.port },
     identity: {
-      certificatePem: leafPem,
-      chainPem: chain.join('\n'),
-      keyPem,
-      roots,
-      revokedSerials: revoked as string[],
+      certificatePem: identity.certificatePem,
+      chainPem: identity.chainPem,
+      keyPem: identity.keyPem,
+      roots: identity.roots,
+      revokedSerials: identity.revokedSerials,
     },
     spiffeId,
     config,

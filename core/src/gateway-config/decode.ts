@@ -8,6 +8,7 @@
  */
 import { isDnsLabel, validateTrustDomain } from '../ca/spiffe.ts';
 import { HEALTH_STATUSES } from '../catalog/types.ts';
+import { Fields } from '../decode/fields.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { defaultTunnelSettings } from './defaults.ts';
 import type {
@@ -23,7 +24,7 @@ const DAY_MS = 86_400_000;
 
 /** Check a gateway config and return it with defaults filled in. @throws InvalidArgumentError */
 export function decodeGatewayConfig(value: unknown): GatewayConfig {
-  const f = new Reader(value, '');
+  const f = new Fields(value, '');
   const zone = f.label('zone');
   let trustDomain: string;
   try {
@@ -63,7 +64,7 @@ export function decodeGatewayConfig(value: unknown): GatewayConfig {
   return config;
 }
 
-function decodeService(f: Reader): GatewayService {
+function decodeService(f: Fields): GatewayService {
   const exportedTo = f.values(
     'exportedTo',
     0,
@@ -93,7 +94,7 @@ function decodeService(f: Reader): GatewayService {
   };
 }
 
-function decodeEndpoint(f: Reader): GatewayEndpoint {
+function decodeEndpoint(f: Fields): GatewayEndpoint {
   return {
     address: f.string('address', 255),
     port: f.integer('port', 1, 65535),
@@ -102,7 +103,7 @@ function decodeEndpoint(f: Reader): GatewayEndpoint {
   };
 }
 
-function decodePeer(f: Reader): GatewayPeer {
+function decodePeer(f: Fields): GatewayPeer {
   const gateways = f.list('gateways', 1, 64, decodePeerGateway);
   const names = new Set<string>();
   gateways.forEach((g, i) => {
@@ -113,7 +114,7 @@ function decodePeer(f: Reader): GatewayPeer {
   return { zone: f.label('zone'), gateways };
 }
 
-function decodePeerGateway(f: Reader): PeerGateway {
+function decodePeerGateway(f: Fields): PeerGateway {
   return {
     name: f.label('name'),
     address: f.string('address', 255),
@@ -121,7 +122,7 @@ function decodePeerGateway(f: Reader): PeerGateway {
   };
 }
 
-function decodeTunnels(f: Reader): TunnelSettings {
+function decodeTunnels(f: Fields): TunnelSettings {
   const d = defaultTunnelSettings();
   return {
     maxSessionsPerPeer: f.integer('maxSessionsPerPeer', 1, 64, d.maxSessionsPerPeer),
@@ -129,107 +130,4 @@ function decodeTunnels(f: Reader): TunnelSettings {
     idleTimeoutMs: f.integer('idleTimeoutMs', 1, DAY_MS, d.idleTimeoutMs),
     connectTimeoutMs: f.integer('connectTimeoutMs', 1, 600_000, d.connectTimeoutMs),
   };
-}
-
-/** Reads one object's fields, naming each by its full path in errors. */
-class Reader {
-  readonly #value: Record<string, unknown>;
-  readonly #path: string;
-
-  constructor(value: unknown, path: string) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new InvalidArgumentError(`${path || 'config'} must be an object`, path || 'config');
-    }
-    this.#value = value as Record<string, unknown>;
-    this.#path = path;
-  }
-
-  at(key: string): string {
-    return this.#path === '' ? key : `${this.#path}.${key}`;
-  }
-
-  raw(key: string): unknown {
-    return this.#value[key];
-  }
-
-  object(key: string, fallback?: Record<string, unknown>): Reader {
-    const v = this.#value[key] ?? fallback;
-    if (v === undefined)
-      throw new InvalidArgumentError(`${this.at(key)} is required`, this.at(key));
-    return new Reader(v, this.at(key));
-  }
-
-  list<T>(key: string, min: number, max: number, each: (item: Reader) => T, fallback?: T[]): T[] {
-    return this.values(key, min, max, (raw, at) => each(new Reader(raw, at)), fallback);
-  }
-
-  values<T>(
-    key: string,
-    min: number,
-    max: number,
-    each: (raw: unknown, at: string) => T,
-    fallback?: T[],
-  ): T[] {
-    const v = this.#value[key];
-    if (v === undefined && fallback !== undefined) return [...fallback];
-    if (!Array.isArray(v) || v.length < min || v.length > max) {
-      throw new InvalidArgumentError(
-        `${this.at(key)} must be a list of ${min} to ${max} items`,
-        this.at(key),
-      );
-    }
-    return v.map((raw: unknown, i) => each(raw, `${this.at(key)}[${i}]`));
-  }
-
-  string(key: string, max: number): string {
-    const v = this.optionalString(key, max);
-    if (v === undefined)
-      throw new InvalidArgumentError(`${this.at(key)} is required`, this.at(key));
-    return v;
-  }
-
-  optionalString(key: string, max: number): string | undefined {
-    const v = this.#value[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v.length === 0 || v.length > max) {
-      throw new InvalidArgumentError(
-        `${this.at(key)} must be a non-empty string of at most ${max} characters`,
-        this.at(key),
-      );
-    }
-    return v;
-  }
-
-  label(key: string, fallback?: string): string {
-    const v = this.#value[key] ?? fallback;
-    if (!isDnsLabel(v)) {
-      throw new InvalidArgumentError(
-        `${this.at(key)} must be a lowercase DNS label (got ${JSON.stringify(v)})`,
-        this.at(key),
-      );
-    }
-    return v;
-  }
-
-  integer(key: string, min: number, max: number, fallback?: number): number {
-    const v = this.#value[key] ?? fallback;
-    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
-      throw new InvalidArgumentError(
-        `${this.at(key)} must be an integer from ${min} to ${max}`,
-        this.at(key),
-      );
-    }
-    return v as number;
-  }
-
-  oneOf<T extends string>(key: string, allowed: readonly T[], fallback?: T): T {
-    const v = this.#value[key] ?? fallback;
-    if (!allowed.includes(v as T)) {
-      throw new InvalidArgumentError(
-        `${this.at(key)} must be one of ${allowed.join(', ')}`,
-        this.at(key),
-      );
-    }
-    return v as T;
-  }
 }
