@@ -17,14 +17,11 @@
  * config: { ... }             # a GatewayConfig as decodeGatewayConfig accepts it
  * ```
  */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { parse } from 'yaml';
 import {
-  ConfigError,
   decodeGatewayConfig,
   isPlainObject,
   loadIdentityFiles,
+  readConfigFile,
 } from '../../core/index.ts';
 import type { GatewayConfig, HostPort } from '../../core/index.ts';
 import type { GatewayIdentityMaterial } from './identity/gateway-tls.ts';
@@ -46,33 +43,7 @@ export interface GatewayBootstrap {
 const FIELDS = ['name', 'admin', 'publicListen', 'localListen', 'identity', 'config'];
 
 export async function loadGatewayBootstrap(file: string): Promise<GatewayBootstrap> {
-  const path = resolve(file);
-  const fail = (message: string, field: string): never => {
-    throw new ConfigError(`${file}: ${field}: ${message}`, field);
-  };
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(
-      `cannot read the bootstrap file ${file}: ${(err as Error).message}`,
-      'bootstrap',
-    );
-  }
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    throw new ConfigError(
-      `${file} is not valid YAML or JSON: ${(err as Error).message}`,
-      'bootstrap',
-    );
-  }
-  if (!isPlainObject(doc)) return fail('the file must hold an object', '(root)');
-  const root = doc;
-  for (const key of Object.keys(root)) {
-    if (!FIELDS.includes(key)) fail(`unknown field (expected ${FIELDS.join(', ')})`, key);
-  }
+  const { path, root, fail } = await readConfigFile(file, FIELDS);
 
   const hostPort = (value: unknown, field: string): HostPort | undefined => {
     if (value === undefined) return undefined;

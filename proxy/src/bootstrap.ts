@@ -16,14 +16,11 @@
  * config: { ... }             # a ProxyConfig as decodeProxyConfig accepts it
  * ```
  */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { parse } from 'yaml';
 import {
-  ConfigError,
   decodeProxyConfig,
   isPlainObject,
   loadIdentityFiles,
+  readConfigFile,
 } from '../../core/index.ts';
 import type { HostPort, ProxyConfig } from '../../core/index.ts';
 import type { IdentityMaterial } from './identity/tls-identity.ts';
@@ -41,33 +38,13 @@ export interface Bootstrap {
 }
 
 export async function loadBootstrap(file: string): Promise<Bootstrap> {
-  const path = resolve(file);
-  const fail = (message: string, field: string): never => {
-    throw new ConfigError(`${file}: ${field}: ${message}`, field);
-  };
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(
-      `cannot read the bootstrap file ${file}: ${(err as Error).message}`,
-      'bootstrap',
-    );
-  }
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    throw new ConfigError(
-      `${file} is not valid YAML or JSON: ${(err as Error).message}`,
-      'bootstrap',
-    );
-  }
-  if (!isPlainObject(doc)) return fail('the file must hold an object', '(root)');
-  const root = doc;
-  const known = new Set(['admin', 'inboundAddress', 'app', 'identity', 'config']);
-  for (const key of Object.keys(root))
-    if (!known.has(key)) fail(`unknown field (expected ${[...known].join(', ')})`, key);
+  const { path, root, fail } = await readConfigFile(file, [
+    'admin',
+    'inboundAddress',
+    'app',
+    'identity',
+    'config',
+  ]);
 
   const hostPort = (value: unknown, field: string, allowZero: boolean): HostPort => {
     if (!isPlainObject(value)) return fail('must be an object { address, port }', field);

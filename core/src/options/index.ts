@@ -18,3 +18,5 @@ export type { OptionLayer, OptionLayers } from './merge.ts';
 export { isSecretKey, REDACTED, redact, redactUrlSecrets } from './redact.ts';
 export { parseBoolean, parseEnum, parseInteger, parseList } from './scalars.ts';
 export type { IntegerRange } from './scalars.ts';
+export { readConfigFile } from './config-file.ts';
+export type { ConfigFile } from './config-file.ts';
