@@ -4,11 +4,11 @@
  */
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { runComponents } from '../../core/index.ts';
 import { createGlobal } from '../../global-control/index.ts';
 import type { Global, GlobalOptions } from '../../global-control/index.ts';
 import { startRedis } from './redis-server.ts';
 import type { RedisServer } from './redis-server.ts';
+import { runInTest } from './run-in-test.ts';
 import { TEST_CA_ENCRYPTION_KEY } from './zone.ts';
 
 /** The admin token `startGlobal` gives a global started without `dev` (unless told otherwise). */
@@ -57,20 +57,7 @@ export async function startGlobal(
     },
     logger,
   );
-  const ac = new AbortController();
-  const running = runComponents(global.components(), {
-    logger,
-    signal: ac.signal,
-    installSignals: () => () => undefined,
-    drainTimeoutMs: 5000,
-  });
-  running.catch(() => undefined);
-  await Promise.race([
-    global.http.ready(),
-    running.then(() => {
-      throw new Error('the global stopped before its HTTP API was ready');
-    }),
-  ]);
+  const run = await runInTest(global.components(), logger, () => global.http.ready(), 'the global');
   const { port } = global.http.address();
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -91,10 +78,7 @@ export async function startGlobal(
           : {}),
       });
     },
-    async stop() {
-      ac.abort();
-      await running;
-    },
+    stop: () => run.stop(),
   };
 }
 

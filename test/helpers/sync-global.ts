@@ -14,7 +14,6 @@ import {
   generateKeyPair,
   openStore,
   privateKeyToPem,
-  runComponents,
   signGlobalCertificate,
   signIntermediateCertificate,
   signZoneToken,
@@ -23,6 +22,7 @@ import {
 import type { IssuerCa, KeyPair, Store } from '../../core/index.ts';
 import { SyncServer } from '../../global-control/src/sync/sync-server.ts';
 import type { SyncRegistry } from '../../global-control/src/sync/sync-server.ts';
+import { runInTest } from './run-in-test.ts';
 
 export const SYNC_TRUST_DOMAIN = 'causeway.mesh';
 
@@ -134,15 +134,7 @@ export async function startSyncGlobal(options: SyncGlobalOptions = {}): Promise<
       },
     },
   });
-  const ac = new AbortController();
-  const running = runComponents([server], {
-    logger,
-    signal: ac.signal,
-    installSignals: () => () => undefined,
-    drainTimeoutMs: 5000,
-  });
-  running.catch(() => undefined);
-  await server.ready();
+  const run = await runInTest([server], logger, () => server.ready(), 'the sync server');
   const rootPin = certificatePin(keys.root.pem);
   return {
     server,
@@ -167,8 +159,7 @@ export async function startSyncGlobal(options: SyncGlobalOptions = {}): Promise<
       );
     },
     async stop() {
-      ac.abort();
-      await running;
+      await run.stop();
       if (!options.store) await store.close();
     },
   };

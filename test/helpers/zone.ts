@@ -5,10 +5,10 @@
 import Consul from 'consul';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { runComponents } from '../../core/index.ts';
 import { createZone } from '../../zone-control/index.ts';
 import type { Zone, ZoneOptions } from '../../zone-control/index.ts';
 import { startRedis } from './redis-server.ts';
+import { runInTest } from './run-in-test.ts';
 import type { RedisServer } from './redis-server.ts';
 
 /** A fixed CA sealing key for zones on Redis (32 bytes, base64). */
@@ -43,31 +43,15 @@ export async function startZone(
     },
     logger,
   );
-  const ac = new AbortController();
-  const running = runComponents(zone.components(), {
-    logger,
-    signal: ac.signal,
-    installSignals: () => () => undefined,
-    drainTimeoutMs: 5000,
-  });
-  running.catch(() => undefined);
   // A component that fails at start (a bad CA key, say) ends the run before the API serves.
-  await Promise.race([
-    zone.http.ready(),
-    running.then(() => {
-      throw new Error('the zone stopped before its HTTP API was ready');
-    }),
-  ]);
+  const run = await runInTest(zone.components(), logger, () => zone.http.ready(), 'the zone');
   const { port } = zone.http.address();
   return {
     zone,
     url: `http://127.0.0.1:${port}`,
     host: '127.0.0.1',
     port,
-    async stop() {
-      ac.abort();
-      await running;
-    },
+    stop: () => run.stop(),
   };
 }
 
