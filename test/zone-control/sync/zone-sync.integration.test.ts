@@ -118,7 +118,10 @@ describe('zone sync (global ⇄ zones, in-process)', function () {
     });
     expect(odd.status).to.equal(200);
     await exportApi(east, ['west']);
-    const remote = await eventually(() => remoteApi(west, 'east'), 'west learns east/api');
+    const remote = await eventually(async () => {
+      const r = await remoteApi(west, 'east');
+      return r?.total === 2 ? r : undefined;
+    }, 'west learns east/api with both instances');
     expect(remote).to.deep.include({
       zone: 'east',
       service: 'api',
@@ -147,7 +150,10 @@ describe('zone sync (global ⇄ zones, in-process)', function () {
     const west = await joinZone('west');
     await registerApi(east, 'api-1');
     await exportApi(east, ['*']);
-    await eventually(() => remoteApi(west, 'east'), 'west learns east/api');
+    await eventually(
+      async () => (await remoteApi(west, 'east'))?.healthy === 1,
+      'west learns east/api with its instance',
+    );
     // Watch west's store for any removal of what east exports, while east restarts.
     const removals: string[] = [];
     const ac = new AbortController();
@@ -190,7 +196,10 @@ describe('zone sync (global ⇄ zones, in-process)', function () {
     const west = await joinZone('west');
     await registerApi(east, 'api-1');
     await exportApi(east, ['*']);
-    await eventually(() => remoteApi(west, 'east'), 'west learns east/api');
+    await eventually(
+      async () => (await remoteApi(west, 'east'))?.healthy === 1,
+      'west learns east/api with its instance',
+    );
     const port = global.server.address().port;
     // Global goes away (its store survives, as with a data dir or Redis).
     await global.stop();
