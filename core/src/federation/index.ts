@@ -4,3 +4,5 @@ export * from './resource-outbox.ts';
 export * from './resource-inbox.ts';
 export * from './validate-resources.ts';
 export * from './sync-channel.ts';
+export * from './kv-scopes.ts';
+export * from './kv-messages.ts';

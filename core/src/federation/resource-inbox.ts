@@ -24,6 +24,18 @@ import type { AckMessage, DeltaMessage, NackMessage } from './sync-messages.ts';
 /** Checks one body; throws InvalidArgumentError naming the field. */
 export type ResourceValidator = (name: string, body: unknown) => void;
 
+/**
+ * Writes that mirror one type's resources somewhere else in the store (a zone keeps
+ * global KV under `kv/<key>`, where its KV API reads it), made in the same transaction
+ * as the resource itself, so the mirror never disagrees with what was acknowledged.
+ */
+export interface ResourceProjection {
+  /** Ops that mirror a resource being written (its body is already validated). */
+  upsert(name: string, body: unknown): TxnOp[];
+  /** Ops that remove the mirror of a resource being deleted (still in the store). */
+  remove(name: string): Promise<TxnOp[]>;
+}
+
 export interface InboxOptions<T extends ResourceType> {
   store: Store;
   /** Where resources of `type` live: `<prefix><name>`. */
@@ -31,6 +43,8 @@ export interface InboxOptions<T extends ResourceType> {
   /** Where the applied revision of `type` is recorded. */
   revisionKey: (type: T) => string;
   validators: Record<T, ResourceValidator>;
+  /** Mirrors of some types' resources, written with them. */
+  projections?: Partial<Record<T, ResourceProjection>>;
   logger: Logger;
   now?: () => number;
 }
@@ -141,37 +155,45 @@ export class ResourceInbox<T extends ResourceType> {
     this.#pending.set(type, pending);
     const versions = await this.#loaded(type);
     const prefix = this.options.prefix(type);
+    const projection = this.options.projections?.[type];
     const receivedAt = new Date(this.#now()).toISOString();
-    const ops: TxnOp[] = [];
+    // One group per resource: its own write and its mirror's go in the same transaction.
+    const groups: TxnOp[][] = [];
     const applied = new Map<string, string | undefined>();
+    const remove = async (name: string): Promise<void> => {
+      groups.push([
+        { op: 'delete', key: prefix + name },
+        ...((await projection?.remove(name)) ?? []),
+      ]);
+      applied.set(name, undefined);
+    };
     for (const item of delta.upserts) {
       pending.seen.add(item.name);
       if (versions.get(item.name) === item.version) continue;
       const stored: StoredResource = { version: item.version, body: item.body, receivedAt };
-      ops.push({ op: 'set', key: prefix + item.name, value: Buffer.from(JSON.stringify(stored)) });
+      groups.push([
+        { op: 'set', key: prefix + item.name, value: Buffer.from(JSON.stringify(stored)) },
+        ...(projection?.upsert(item.name, item.body) ?? []),
+      ]);
       applied.set(item.name, item.version);
     }
     for (const name of delta.removes) {
-      if (!versions.has(name)) continue;
-      ops.push({ op: 'delete', key: prefix + name });
-      applied.set(name, undefined);
+      if (versions.has(name)) await remove(name);
     }
     if (!delta.more && pending.full) {
       for (const name of versions.keys()) {
-        if (pending.seen.has(name) || pending.retain.some((p) => name.startsWith(p))) continue;
-        ops.push({ op: 'delete', key: prefix + name });
-        applied.set(name, undefined);
+        if (pending.seen.has(name) || applied.has(name)) continue;
+        if (pending.retain.some((p) => name.startsWith(p))) continue;
+        await remove(name);
       }
     }
     if (!delta.more) {
-      ops.push({
-        op: 'set',
-        key: this.options.revisionKey(type),
-        value: Buffer.from(delta.revision),
-      });
+      groups.push([
+        { op: 'set', key: this.options.revisionKey(type), value: Buffer.from(delta.revision) },
+      ]);
     }
     try {
-      await this.#write(ops);
+      await this.#write(groups);
     } catch (err) {
       // The cache may be off now: reload from the store before the next delta.
       this.#versions.delete(type);
@@ -193,13 +215,22 @@ export class ResourceInbox<T extends ResourceType> {
     return { type: 'ack', resourceType: type, nonce: delta.nonce, revision: delta.revision };
   }
 
-  async #write(ops: TxnOp[]): Promise<void> {
-    for (let i = 0; i < ops.length; i += MAX_TXN_OPS) {
-      const result = await this.options.store.txn(ops.slice(i, i + MAX_TXN_OPS));
+  /** Write the groups in transactions of at most MAX_TXN_OPS ops, never splitting a group. */
+  async #write(groups: TxnOp[][]): Promise<void> {
+    let batch: TxnOp[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const result = await this.options.store.txn(batch);
+      batch = [];
       if (!result.ok) {
         throw new InvalidArgumentError(result.errors.map((e) => e.what).join('; '));
       }
+    };
+    for (const group of groups) {
+      if (batch.length + group.length > MAX_TXN_OPS) await flush();
+      batch.push(...group);
     }
+    await flush();
   }
 
   async #revision(type: T): Promise<string | undefined> {

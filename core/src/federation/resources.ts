@@ -82,8 +82,12 @@ export interface RemoteGatewayResource extends GatewayResource {
   zone: string;
 }
 
-/** `kv`, named by its key: a global KV entry, replicated read-only. */
+/**
+ * `kv`, named by the SHA-256 (hex) of its key (`kvResourceName`): a global KV entry,
+ * replicated read-only to every zone.
+ */
 export interface KvResource {
+  key: string;
   /** base64 */
   value: string;
   flags: number;

@@ -5,8 +5,11 @@
  *
  * zone → global: `hello` (who it is, a CSR when it needs its intermediate, and the last
  * revision it acknowledged of each global resource type), `insight`.
- * global → zone: `welcome` (the trust bundle, the intermediate when a CSR came, and the
- * last revision global acknowledged of each zone resource type).
+ * global → zone: `welcome` (the trust bundle, the intermediate when a CSR came, the
+ * mesh's global KV prefixes, and the last revision global acknowledged of each zone
+ * resource type).
+ * Writes to global KV made at a zone: `kv-write` (zone → global) and `kv-written`
+ * (global → zone); see `kv-messages.ts`.
  * Both ways: `delta` / `ack` / `nack` per resource type, `ping` / `pong`, `error`.
  *
  * A `delta` carries upserts and removals since the revision the receiver acknowledged
@@ -18,6 +21,9 @@
  */
 import { isDnsLabel } from '../ca/spiffe.ts';
 import { InvalidArgumentError, toErrorBody } from '../errors.ts';
+import { decodeKvWrite, decodeKvWritten } from './kv-messages.ts';
+import type { KvWriteMessage, KvWrittenMessage } from './kv-messages.ts';
+import { validateGlobalKvPrefixes } from './kv-scopes.ts';
 import { GLOBAL_RESOURCE_TYPES, ZONE_RESOURCE_TYPES } from './resources.ts';
 import type { GlobalResourceType, ResourceType, ZoneResourceType } from './resources.ts';
 import type { ZoneInsight } from './sync-status.ts';
@@ -27,6 +33,13 @@ export const SYNC_PROTOCOL_VERSION = 1;
 export const MAX_SYNC_FRAME_BYTES = 8 * 1024 * 1024;
 /** Largest resource body (as JSON); the error names the resource. */
 export const MAX_RESOURCE_BYTES = 256 * 1024;
+/** A `kv` resource carries a value of up to 512 KiB as base64, so it may be larger. */
+export const MAX_KV_RESOURCE_BYTES = 1024 * 1024;
+
+/** The body limit for one resource of `type`. */
+export function maxResourceBytes(type: ResourceType): number {
+  return type === 'kv' ? MAX_KV_RESOURCE_BYTES : MAX_RESOURCE_BYTES;
+}
 /** Resource names are store key segments: bounded, printable, no empty segments. */
 export const MAX_RESOURCE_NAME_BYTES = 512;
 /** Upserts plus removals per delta; the sender splits larger changes. */
@@ -125,13 +138,15 @@ export interface GlobalWelcome {
   intermediatePem?: string;
   /** How often each side pings; a peer silent for 3× this is gone. */
   heartbeatMs: number;
+  /** KV prefixes global owns (see `kv-scopes.ts`); every other key is the zone's. */
+  kvGlobalPrefixes: string[];
   resume: Partial<Record<ZoneResourceType, string>>;
 }
 
 export type CommonMessage =
   DeltaMessage | AckMessage | NackMessage | PingMessage | SyncErrorMessage;
-export type ZoneToGlobal = ZoneHello | InsightMessage | CommonMessage;
-export type GlobalToZone = GlobalWelcome | CommonMessage;
+export type ZoneToGlobal = ZoneHello | InsightMessage | KvWriteMessage | CommonMessage;
+export type GlobalToZone = GlobalWelcome | KvWrittenMessage | CommonMessage;
 
 /** A zone's frame as global reads it. */
 export function decodeZoneFrame(frame: string): ZoneToGlobal {
@@ -141,6 +156,8 @@ export function decodeZoneFrame(frame: string): ZoneToGlobal {
       return decodeHello(value);
     case 'insight':
       return { type: 'insight', insight: decodeInsight(value.insight) };
+    case 'kv-write':
+      return decodeKvWrite(value);
     default:
       return decodeCommon(value, ZONE_RESOURCE_TYPES, GLOBAL_RESOURCE_TYPES);
   }
@@ -150,6 +167,7 @@ export function decodeZoneFrame(frame: string): ZoneToGlobal {
 export function decodeGlobalFrame(frame: string): GlobalToZone {
   const value = parseFrame(frame);
   if (value.type === 'welcome') return decodeWelcome(value);
+  if (value.type === 'kv-written') return decodeKvWritten(value);
   return decodeCommon(value, GLOBAL_RESOURCE_TYPES, ZONE_RESOURCE_TYPES);
 }
 
@@ -256,9 +274,10 @@ function decodeDelta<T extends ResourceType>(v: Fields, types: readonly T[]): De
     if (item.body === undefined || item.body === null) {
       throw new InvalidArgumentError(`${resourceType} ${name} has no body`, `${field}.body`);
     }
-    if (size > MAX_RESOURCE_BYTES) {
+    const limit = maxResourceBytes(resourceType);
+    if (size > limit) {
       throw new InvalidArgumentError(
-        `${resourceType} ${name} is ${size} bytes, over the ${MAX_RESOURCE_BYTES}-byte limit for one resource`,
+        `${resourceType} ${name} is ${size} bytes, over the ${limit}-byte limit for one resource`,
         `${field}.body`,
       );
     }
@@ -326,6 +345,10 @@ function decodeWelcome(v: Fields): GlobalWelcome {
       ? {}
       : { intermediatePem: nonEmpty(v.intermediatePem, 'intermediatePem', 64 * 1024) }),
     heartbeatMs,
+    kvGlobalPrefixes:
+      v.kvGlobalPrefixes === undefined
+        ? []
+        : validateGlobalKvPrefixes(v.kvGlobalPrefixes, 'kvGlobalPrefixes'),
     resume: revisions(v.resume, ZONE_RESOURCE_TYPES),
   };
 }

@@ -6,6 +6,9 @@
 import { isDnsLabel } from '../ca/spiffe.ts';
 import { HEALTH_STATUSES, PROTOCOLS } from '../catalog/types.ts';
 import { InvalidArgumentError } from '../errors.ts';
+import { MAX_VALUE_BYTES } from '../store/types.ts';
+import { validateKey } from '../store/validate.ts';
+import { MAX_KV_KEY_BYTES, kvResourceName } from './kv-scopes.ts';
 import type { ResourceValidator } from './resource-inbox.ts';
 import type { GlobalResourceType, ZoneResourceType } from './resources.ts';
 
@@ -156,10 +159,23 @@ export const globalResourceValidators: Record<GlobalResourceType, ResourceValida
     gatewayFields(v);
     sameName(name, `${zone}/${v.name as string}`);
   },
-  kv(_name, body) {
+  kv(name, body) {
     const v = object(body);
+    if (typeof v.key !== 'string' || Buffer.byteLength(v.key) > MAX_KV_KEY_BYTES) {
+      throw new InvalidArgumentError(
+        `key must be a string of at most ${MAX_KV_KEY_BYTES} bytes`,
+        'key',
+      );
+    }
+    validateKey(v.key, 'key');
+    if (name !== kvResourceName(v.key)) {
+      throw new InvalidArgumentError('name must be the SHA-256 (hex) of key', 'name');
+    }
     if (typeof v.value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v.value)) {
       throw new InvalidArgumentError('value must be base64', 'value');
+    }
+    if (Buffer.from(v.value, 'base64').length > MAX_VALUE_BYTES) {
+      throw new InvalidArgumentError(`value is over ${MAX_VALUE_BYTES} bytes`, 'value');
     }
     count(v, 'flags');
     count(v, 'modifyIndex');

@@ -168,6 +168,7 @@ export class ZoneSession {
       roots: [ca.rootPem()],
       ...(intermediatePem === undefined ? {} : { intermediatePem }),
       heartbeatMs: this.server.heartbeatMs,
+      kvGlobalPrefixes: [],
       resume: await this.#inbox.resume(),
     });
     this.#channel.startHeartbeat(this.server.heartbeatMs);
