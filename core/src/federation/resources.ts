@@ -95,12 +95,33 @@ export interface KvResource {
   modifyIndex: number;
 }
 
-/** `policy`, named `<kind>/<name>`: a global config entry, applied in every zone. */
+/**
+ * `policy`, named `<kind>/<namespace>/<name>`: a config entry written at global, applied
+ * in every zone (see {@link GLOBAL_POLICY_KINDS}).
+ */
 export interface PolicyResource {
   kind: string;
+  namespace: string;
   name: string;
+  /** The entry as Consul's `/v1/config` takes it (decoded and checked by the zone). */
   entry: Record<string, unknown>;
 }
+
+/**
+ * Config entry kinds global can hold as mesh-wide policies. `exported-services` is not
+ * one: each zone decides what it exports.
+ */
+export const GLOBAL_POLICY_KINDS = [
+  'service-defaults',
+  'proxy-defaults',
+  'service-resolver',
+  'service-splitter',
+  'service-router',
+  'service-intentions',
+] as const;
+
+export const policyResourceName = (kind: string, namespace: string, name: string): string =>
+  `${kind}/${namespace}/${name}`;
 
 export interface ResourceBodies {
   instance: InstanceResource;

@@ -5,11 +5,13 @@
  */
 import { isDnsLabel } from '../ca/spiffe.ts';
 import { HEALTH_STATUSES, PROTOCOLS } from '../catalog/types.ts';
+import { decodeConfigEntry } from '../config-entries/decode.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { MAX_VALUE_BYTES } from '../store/types.ts';
 import { validateKey } from '../store/validate.ts';
 import { MAX_KV_KEY_BYTES, kvResourceName } from './kv-scopes.ts';
 import type { ResourceValidator } from './resource-inbox.ts';
+import { GLOBAL_POLICY_KINDS, policyResourceName } from './resources.ts';
 import type { GlobalResourceType, ZoneResourceType } from './resources.ts';
 
 type Fields = Record<string, unknown>;
@@ -182,9 +184,17 @@ export const globalResourceValidators: Record<GlobalResourceType, ResourceValida
   },
   policy(name, body) {
     const v = object(body);
-    text(v, 'kind', 64);
+    oneOf(v, 'kind', GLOBAL_POLICY_KINDS);
+    text(v, 'namespace', 256);
     text(v, 'name', 256);
-    sameName(name, `${v.kind as string}/${v.name as string}`);
-    object(v.entry);
+    sameName(name, policyResourceName(v.kind as string, v.namespace as string, v.name as string));
+    // The zone applies the entry as if it were PUT to its own /v1/config: the same checks.
+    const entry = decodeConfigEntry(object(v.entry));
+    if (entry.Kind !== v.kind || entry.Namespace !== v.namespace || entry.Name !== v.name) {
+      throw new InvalidArgumentError(
+        `entry is ${entry.Kind}/${entry.Namespace}/${entry.Name}, but the resource names ${name}`,
+        'entry',
+      );
+    }
   },
 };
