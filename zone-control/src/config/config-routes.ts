@@ -17,6 +17,9 @@
  * zones may reach: Consul asks `mesh:write` / `mesh:read`, which Causeway's authorizer
  * does not have, so it needs `operator:write` / `operator:read`. `service:<access>` on a
  * service called "default" must not stand in for it.
+ *
+ * A global policy (an entry written at the global control plane) is read-only here:
+ * writing or deleting it answers 409 (see `global-policies.ts`).
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -24,12 +27,10 @@ import {
   checkEntryName,
   checkKind,
   decodeConfigEntry,
-  deleteConfigEntry,
   listConfigEntries,
   readConfigEntry,
   NotFoundError,
   InvalidArgumentError,
-  writeConfigEntry,
   configEntryKey,
   configEntryPrefix,
 } from '../../../core/index.ts';
@@ -42,6 +43,7 @@ import { parseBlockingQuery, setConsulHeaders, waitForChange } from '../http/blo
 import { readJsonBody } from '../http/body.ts';
 import { pathParam } from '../catalog/catalog-read.ts';
 import { param, replyJson, uintParam } from '../kv/consul-reply.ts';
+import { deleteZoneConfigEntry, writeZoneConfigEntry } from './global-policies.ts';
 
 /**
  * service:<access> on the entry's name, or operator:<access>; otherwise Consul's 403.
@@ -94,8 +96,7 @@ export function configRoutes(router: Router, deps: ApiDeps): void {
       );
     }
     requireEntryAccess(stateOf(ctx).authz, entry.Kind, entry.Name, 'write');
-    const { ok } = await writeConfigEntry(store, entry, cas);
-    replyJson(ctx, ok);
+    replyJson(ctx, await writeZoneConfigEntry(store, entry, cas));
   });
 
   router.get('/v1/config/:kind/:name', async (ctx) => {
@@ -138,7 +139,7 @@ export function configRoutes(router: Router, deps: ApiDeps): void {
     const namespace = namespaceOf(ctx);
     const cas = uintParam(ctx, 'cas');
     requireEntryAccess(stateOf(ctx).authz, kind, name, 'write');
-    const ok = await deleteConfigEntry(store, kind, namespace, name, cas);
+    const ok = await deleteZoneConfigEntry(store, kind, namespace, name, cas);
     // Consul answers the CAS outcome only to CAS deletes, for older callers' sake.
     replyJson(ctx, cas === undefined ? {} : ok);
   });

@@ -1,0 +1,131 @@
+/**
+ * Global policies at a real zone: a `policy` delta applied by the zone's inbox (with the
+ * projection zone sync uses) shows up in `/v1/config` like a local entry, marked as
+ * global; writes and deletes of it through `/v1/config` are refused with 409 and change
+ * nothing; other entries stay writable; once global removes it, the zone may write the
+ * name again.
+ */
+import { expect } from 'chai';
+import { pino } from 'pino';
+import {
+  ResourceInbox,
+  globalResourcePrefix,
+  globalResourceValidators,
+  policyResourceName,
+} from '../../../core/index.ts';
+import type { DeltaMessage, GlobalResourceType } from '../../../core/index.ts';
+import { policyProjection } from '../../../zone-control/src/config/global-policies.ts';
+import { startZone } from '../../helpers/zone.ts';
+import type { TestZone } from '../../helpers/zone.ts';
+
+async function call(
+  zone: TestZone,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string; json: () => unknown }> {
+  const res = await fetch(`${zone.url}${path}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: () => JSON.parse(text) as unknown };
+}
+
+const API_DEFAULTS = { Kind: 'service-defaults', Name: 'api', Protocol: 'http' };
+const NAME = policyResourceName('service-defaults', 'default', 'api');
+
+let nonce = 0;
+function delta(over: Partial<DeltaMessage<'policy'>>): DeltaMessage {
+  return {
+    type: 'delta',
+    resourceType: 'policy',
+    nonce: `n${++nonce}`,
+    revision: 'r.1',
+    baseRevision: '',
+    full: true,
+    retain: [],
+    more: false,
+    chunk: 0,
+    upserts: [],
+    removes: [],
+    ...over,
+  };
+}
+
+describe('global policies at a zone', () => {
+  let zone: TestZone;
+  let inbox: ResourceInbox<GlobalResourceType>;
+
+  before(async () => {
+    zone = await startZone();
+    inbox = new ResourceInbox<GlobalResourceType>({
+      store: zone.zone.store,
+      prefix: (type) => globalResourcePrefix(type),
+      revisionKey: (type) => `sync/rev/global/${type}`,
+      validators: globalResourceValidators,
+      projections: { policy: policyProjection() },
+      logger: pino({ level: 'silent' }),
+    });
+  });
+  after(() => zone.stop());
+
+  it('applies a global policy as a config entry, replacing a local one, marked as global', async () => {
+    const local = await call(zone, 'PUT', '/v1/config', { ...API_DEFAULTS, Protocol: 'tcp' });
+    expect(local.json()).to.equal(true);
+    const answer = await inbox.apply(
+      delta({
+        upserts: [
+          {
+            name: NAME,
+            version: 'v1',
+            body: {
+              kind: 'service-defaults',
+              namespace: 'default',
+              name: 'api',
+              entry: API_DEFAULTS,
+            },
+          },
+        ],
+      }),
+    );
+    expect(answer).to.include({ type: 'ack' });
+    const got = await call(zone, 'GET', '/v1/config/service-defaults/api');
+    expect(got.json()).to.deep.include({
+      Kind: 'service-defaults',
+      Name: 'api',
+      Protocol: 'http',
+      Meta: { 'causeway-origin': 'global' },
+    });
+  });
+
+  it('refuses to write or delete the global policy through /v1/config, changing nothing', async () => {
+    const before = await call(zone, 'GET', '/v1/config/service-defaults/api');
+    const index = (before.json() as { ModifyIndex: number }).ModifyIndex;
+    const put = await call(zone, 'PUT', '/v1/config', { ...API_DEFAULTS, Protocol: 'grpc' });
+    expect(put.status).to.equal(409);
+    expect(put.text).to.equal(
+      'Config entry service-defaults/default/api is a global policy: change it at the global control plane (PUT /api/policies there); zones hold it read-only\n',
+    );
+    const cas = await call(zone, 'PUT', `/v1/config?cas=${index}`, API_DEFAULTS);
+    expect(cas.status).to.equal(409);
+    expect((await call(zone, 'DELETE', '/v1/config/service-defaults/api')).status).to.equal(409);
+    expect(
+      (await call(zone, 'DELETE', `/v1/config/service-defaults/api?cas=${index}`)).status,
+    ).to.equal(409);
+    const after = await call(zone, 'GET', '/v1/config/service-defaults/api');
+    expect(after.json()).to.deep.equal(before.json());
+    // Another entry is the zone's own.
+    const web = await call(zone, 'PUT', '/v1/config', { ...API_DEFAULTS, Name: 'web' });
+    expect(web.json()).to.equal(true);
+    expect((await call(zone, 'DELETE', '/v1/config/service-defaults/web')).status).to.equal(200);
+  });
+
+  it('removes the entry when global removes the policy, and the zone may write the name again', async () => {
+    const answer = await inbox.apply(delta({ revision: 'r.2' }));
+    expect(answer).to.include({ type: 'ack' });
+    expect((await call(zone, 'GET', '/v1/config/service-defaults/api')).status).to.equal(404);
+    const put = await call(zone, 'PUT', '/v1/config?cas=0', API_DEFAULTS);
+    expect(put.json()).to.equal(true);
+  });
+});
