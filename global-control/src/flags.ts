@@ -3,9 +3,21 @@
  * the environment, which wins over defaults.
  */
 import { Command } from 'commander';
-import { ConfigError, mergeOptions, parseEnum, readEnvOptions } from '../../core/index.ts';
+import {
+  ConfigError,
+  mergeOptions,
+  parseEnum,
+  parseList,
+  readEnvOptions,
+} from '../../core/index.ts';
 import type { Env } from '../../core/index.ts';
+import { kvGlobalPrefixes } from './options.ts';
 import type { GlobalOptions } from './options.ts';
+
+const collect = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  value,
+];
 
 const envSpec = {
   httpAddr: 'addr',
@@ -21,6 +33,9 @@ const envSpec = {
   caEncryptionKeyFile: 'string',
   zoneTokenTtl: 'duration',
   serverCertTtl: 'duration',
+  // Comma-separated; checked here so the error names the variable.
+  kvGlobalPrefixes: (value: unknown, field: string) =>
+    kvGlobalPrefixes(parseList(value, field), field),
 } as const;
 
 export function parseGlobalFlags(args: readonly string[], env: Env): GlobalOptions {
@@ -49,12 +64,22 @@ export function parseGlobalFlags(args: readonly string[], env: Env): GlobalOptio
     .option(
       '--server-cert-ttl <duration>',
       "lifetime of the global's own certificate, renewed at ~80% (default 24h)",
+    )
+    .option(
+      '--kv-global-prefix <prefix>',
+      'a KV folder (ending in /) global owns and replicates to every zone (repeatable; default global/)',
+      collect,
     );
   try {
     cmd.parse([...args], { from: 'user' });
   } catch (err) {
     throw new ConfigError(`causeway run global: ${(err as Error).message.replace(/^error: /, '')}`);
   }
-  const flags = cmd.opts<GlobalOptions>();
+  // commander names the repeatable flag after its singular spelling.
+  const { kvGlobalPrefix, ...flags } = cmd.opts<GlobalOptions & { kvGlobalPrefix?: string[] }>();
+  // Checked as a list (prefixes must not overlap), so the error names the flag.
+  if (kvGlobalPrefix !== undefined) {
+    flags.kvGlobalPrefixes = kvGlobalPrefixes(kvGlobalPrefix, '--kv-global-prefix');
+  }
   return mergeOptions<GlobalOptions>({ env: readEnvOptions(env, envSpec), flags });
 }

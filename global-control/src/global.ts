@@ -1,6 +1,6 @@
 /**
- * The global control plane: one store, the mesh's root CA, the zone registry, zone sync
- * and the HTTP API on top. `createGlobal()` wires the parts in visible order;
+ * The global control plane: one store, the mesh's root CA, the zone registry, global KV,
+ * global policies, zone sync and the HTTP API on top. `createGlobal()` wires the parts in visible order;
  * `components()` hands them to the lifecycle runner.
  */
 import { openStore, resolveSealer } from '../../core/index.ts';
@@ -11,7 +11,11 @@ import { GlobalCa } from './ca/global-ca.ts';
 import { healthRoutes } from './health-routes.ts';
 import { createHttpApp } from './http/app.ts';
 import { HttpServerComponent } from './http/http-server.ts';
+import { GlobalKv } from './kv/global-kv.ts';
+import { kvRoutes } from './kv/kv-routes.ts';
 import { meshRoutes } from './mesh/mesh-routes.ts';
+import { GlobalPolicies } from './policies/global-policies.ts';
+import { policyRoutes } from './policies/policy-routes.ts';
 import { resolveGlobalOptions } from './options.ts';
 import type { GlobalOptions, ResolvedGlobalOptions } from './options.ts';
 import { SyncServer } from './sync/sync-server.ts';
@@ -24,6 +28,7 @@ export interface Global {
   readonly http: HttpServerComponent;
   readonly ca: GlobalCa;
   readonly zones: ZoneRegistry;
+  readonly kv: GlobalKv;
   readonly sync: SyncServer;
   /** In start order. */
   components(): Component[];
@@ -57,6 +62,11 @@ export async function createGlobal(input: GlobalOptions, logger: Logger): Promis
   // Zones, their tokens, and a watch that tells the sync server about disabled and
   // deleted zones.
   const zones = new ZoneRegistry(store, ca, { defaultTokenTtlMs: options.zoneTokenTtlMs }, logger);
+  // Global KV under --kv-global-prefix: written here only (through the API, or forwarded
+  // by a zone), replicated read-only to every zone.
+  const kv = new GlobalKv(store, options.kvGlobalPrefixes);
+  // Global policies: config entries written here, applied in every zone (read-only there).
+  const policies = new GlobalPolicies(store);
   // Zone sync on --sync-addr: zones dial in, join with their token, then sync over mTLS.
   // It is also where the API reads each zone's sync health.
   const sync = new SyncServer({
@@ -64,12 +74,13 @@ export async function createGlobal(input: GlobalOptions, logger: Logger): Promis
     store,
     ca,
     registry: zones,
+    kv,
     logger,
   });
   const syncStatus: SyncStatusSource = sync;
   const app = createHttpApp(
-    { store, options, logger, auth, ca, zones, syncStatus: () => syncStatus },
-    [healthRoutes, zoneRoutes, meshRoutes, caRoutes],
+    { store, options, logger, auth, ca, zones, kv, syncStatus: () => syncStatus },
+    [healthRoutes, zoneRoutes, meshRoutes, caRoutes, kvRoutes, policyRoutes(policies)],
   );
   const http = new HttpServerComponent(app, options.httpAddr, logger);
   const storeCloser: Component = {
@@ -89,6 +100,7 @@ export async function createGlobal(input: GlobalOptions, logger: Logger): Promis
     http,
     ca,
     zones,
+    kv,
     sync,
     // The store starts first and stops last, after the API has drained.
     components: () => [storeCloser, ca, zones, sync, http],

@@ -4,9 +4,11 @@
  */
 import {
   ConfigError,
+  DEFAULT_GLOBAL_KV_PREFIXES,
   parseAddr,
   parseDuration,
   parseEnum,
+  validateGlobalKvPrefixes,
   validateTrustDomain,
 } from '../../core/index.ts';
 import type { Duration, HostPort } from '../../core/index.ts';
@@ -40,6 +42,11 @@ export interface GlobalOptions {
   serverCertTtl?: Duration;
   /** Largest request body the HTTP API reads, in bytes. @default 64 KiB */
   maxBodyBytes?: number;
+  /**
+   * KV folders global owns and replicates read-only to every zone (each ends with `/`,
+   * none inside another); every other key belongs to its zone. @default ["global/"]
+   */
+  kvGlobalPrefixes?: string[];
 }
 
 export interface ResolvedGlobalOptions {
@@ -57,6 +64,7 @@ export interface ResolvedGlobalOptions {
   zoneTokenTtlMs: number;
   serverCertTtlMs: number;
   maxBodyBytes: number;
+  kvGlobalPrefixes: string[];
 }
 
 /** Zone tokens live at least a minute and at most a year. */
@@ -104,5 +112,18 @@ export function resolveGlobalOptions(options: GlobalOptions): ResolvedGlobalOpti
     zoneTokenTtlMs,
     serverCertTtlMs,
     maxBodyBytes,
+    kvGlobalPrefixes: kvGlobalPrefixes(options.kvGlobalPrefixes ?? DEFAULT_GLOBAL_KV_PREFIXES),
   };
+}
+
+/**
+ * The global KV prefixes as a ConfigError-throwing check; `field` names where they came
+ * from (`kvGlobalPrefixes`, `--kv-global-prefix`, `CAUSEWAY_KV_GLOBAL_PREFIXES`).
+ */
+export function kvGlobalPrefixes(value: readonly string[], field = 'kvGlobalPrefixes'): string[] {
+  try {
+    return validateGlobalKvPrefixes(value, field);
+  } catch (err) {
+    throw new ConfigError((err as Error).message, field);
+  }
 }

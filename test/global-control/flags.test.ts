@@ -28,6 +28,8 @@ describe('global-control/flags', function () {
           '48h',
           '--server-cert-ttl',
           '1h',
+          '--kv-global-prefix',
+          'global/',
         ],
         {},
       ),
@@ -43,6 +45,7 @@ describe('global-control/flags', function () {
       caEncryptionKeyFile: '/etc/cw/ca.key',
       zoneTokenTtl: '48h',
       serverCertTtl: '1h',
+      kvGlobalPrefixes: ['global/'],
     });
   });
 
@@ -64,6 +67,47 @@ describe('global-control/flags', function () {
       zoneTokenTtl: 2 * 3_600_000,
       dev: true,
     });
+  });
+
+  it('takes --kv-global-prefix repeatedly, or CAUSEWAY_KV_GLOBAL_PREFIXES as a list', function () {
+    expect(
+      parseGlobalFlags(
+        ['--kv-global-prefix', 'config/shared/', '--kv-global-prefix', 'global/'],
+        {},
+      ).kvGlobalPrefixes,
+    ).to.deep.equal(['config/shared/', 'global/']);
+    expect(
+      parseGlobalFlags([], { CAUSEWAY_KV_GLOBAL_PREFIXES: 'a/, b/' }).kvGlobalPrefixes,
+    ).to.deep.equal(['a/', 'b/']);
+    // Flags replace the variable's list rather than adding to it.
+    expect(
+      parseGlobalFlags(['--kv-global-prefix', 'c/'], { CAUSEWAY_KV_GLOBAL_PREFIXES: 'a/' })
+        .kvGlobalPrefixes,
+    ).to.deep.equal(['c/']);
+    expect(parseGlobalFlags([], {})).to.not.have.property('kvGlobalPrefixes');
+  });
+
+  it('refuses bad global KV prefixes, naming the flag or variable', function () {
+    const flag = configError(
+      () => parseGlobalFlags(['--kv-global-prefix', 'global/', '--kv-global-prefix', 'config'], {}),
+      '--kv-global-prefix',
+    );
+    expect(flag.message).to.equal(
+      '--kv-global-prefix[1] "config" must end with "/": a global KV prefix is a folder',
+    );
+    expect(
+      configError(
+        () => parseGlobalFlags(['--kv-global-prefix', 'a/', '--kv-global-prefix', 'a/b/'], {}),
+        '--kv-global-prefix',
+      ).message,
+    ).to.equal('--kv-global-prefix[1] "a/b/" overlaps "a/"; give each folder once');
+    expect(
+      configError(
+        () => parseGlobalFlags([], { CAUSEWAY_KV_GLOBAL_PREFIXES: 'a//' }),
+        'CAUSEWAY_KV_GLOBAL_PREFIXES',
+      ).message,
+    ).to.match(/^CAUSEWAY_KV_GLOBAL_PREFIXES\[0\]/);
+    configError(() => parseGlobalFlags(['--kv-global-prefix'], {}));
   });
 
   it('refuses an unknown flag and a bad variable, naming them', function () {

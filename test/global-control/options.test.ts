@@ -19,7 +19,34 @@ describe('global-control/options', function () {
       zoneTokenTtlMs: 24 * 3_600_000,
       serverCertTtlMs: 24 * 3_600_000,
       maxBodyBytes: 64 * 1024,
+      kvGlobalPrefixes: ['global/'],
     });
+  });
+
+  it('takes the global KV prefixes as given (kvGlobalPrefixes)', function () {
+    expect(
+      resolveGlobalOptions({ kvGlobalPrefixes: ['config/shared/', 'global/'] }).kvGlobalPrefixes,
+    ).to.deep.equal(['config/shared/', 'global/']);
+    // An empty list is a mesh without global KV.
+    expect(resolveGlobalOptions({ kvGlobalPrefixes: [] }).kvGlobalPrefixes).to.deep.equal([]);
+  });
+
+  it('refuses global KV prefixes that are not folders, overlap, or are not a list', function () {
+    expect(
+      configError(() => resolveGlobalOptions({ kvGlobalPrefixes: ['global'] }), 'kvGlobalPrefixes')
+        .message,
+    ).to.equal('kvGlobalPrefixes[0] "global" must end with "/": a global KV prefix is a folder');
+    expect(
+      configError(
+        () => resolveGlobalOptions({ kvGlobalPrefixes: ['config/', 'config/shared/'] }),
+        'kvGlobalPrefixes',
+      ).message,
+    ).to.match(/overlaps "config\/"/);
+    configError(
+      () => resolveGlobalOptions({ kvGlobalPrefixes: 'global/' as unknown as string[] }),
+      'kvGlobalPrefixes',
+    );
+    configError(() => resolveGlobalOptions({ kvGlobalPrefixes: ['/global/'] }), 'kvGlobalPrefixes');
   });
 
   it('takes durations as strings or milliseconds and addresses with port 0', function () {

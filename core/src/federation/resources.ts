@@ -113,7 +113,6 @@ export interface PolicyResource {
  */
 export const GLOBAL_POLICY_KINDS = [
   'service-defaults',
-  'proxy-defaults',
   'service-resolver',
   'service-splitter',
   'service-router',

@@ -9,6 +9,7 @@ import { MethodNotAllowedError } from '../../../core/index.ts';
 import type { Logger, Store, SyncStatusSource } from '../../../core/index.ts';
 import type { AdminAuth } from '../admin-token.ts';
 import type { GlobalCa } from '../ca/global-ca.ts';
+import type { GlobalKv } from '../kv/global-kv.ts';
 import type { ResolvedGlobalOptions } from '../options.ts';
 import type { ZoneRegistry } from '../zones/zone-registry.ts';
 import { UnauthenticatedError, errorMiddleware } from './errors.ts';
@@ -20,6 +21,8 @@ export interface GlobalApiDeps {
   auth: AdminAuth;
   ca: GlobalCa;
   zones: ZoneRegistry;
+  /** Global KV, the one writer zones' forwarded writes share. */
+  kv: GlobalKv;
   /** Read on every request, so the sync server can be attached after the API is built. */
   syncStatus: () => SyncStatusSource;
 }

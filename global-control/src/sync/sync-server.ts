@@ -14,6 +14,10 @@
  * One session per zone: a newer connection replaces the older one, and the older is
  * closed with {@link CLOSE_REPLACED} (a zone that reconnects before global noticed the
  * old connection die must not be refused).
+ *
+ * The server follows the store for every session: other zones' resources ({@link MeshIndex}),
+ * global KV ({@link GlobalKvIndex}) and global policies ({@link GlobalPolicyIndex}); a
+ * change there reaches each session's outbox.
  */
 import https from 'node:https';
 import { X509Certificate } from 'node:crypto';
@@ -24,6 +28,7 @@ import { WebSocketServer } from 'ws';
 import {
   CLOSE_SHUTDOWN,
   CLOSE_ZONE_DISABLED,
+  DEFAULT_GLOBAL_KV_PREFIXES,
   MAX_SYNC_FRAME_BYTES,
   PeerMemory,
   PermissionDeniedError,
@@ -38,6 +43,9 @@ import type {
   SyncStatusSource,
   ZoneSyncStatus,
 } from '../../../core/index.ts';
+import { GlobalKv } from '../kv/global-kv.ts';
+import { GlobalKvIndex } from '../kv/kv-index.ts';
+import { GlobalPolicyIndex } from '../policies/policy-index.ts';
 import { MeshIndex } from './mesh-index.ts';
 import { ZoneSession } from './zone-session.ts';
 
@@ -69,6 +77,11 @@ export interface SyncServerOptions {
   ca: SyncCa;
   registry: SyncRegistry;
   logger: Logger;
+  /**
+   * Global KV: zones receive its entries and forward their writes to it (the HTTP API
+   * writes through the same one). @default global KV under `global/` in `store`
+   */
+  kv?: GlobalKv;
   /** @default 5000 */
   heartbeatMs?: number;
   /** How often the server re-reads its TLS identity (it renews itself). @default 60000 */
@@ -94,6 +107,9 @@ export class SyncServer implements Component, SyncStatusSource {
   /** What each zone has acknowledged, across its connections. */
   readonly #memories = new Map<string, PeerMemory>();
   readonly mesh: MeshIndex;
+  readonly kv: GlobalKv;
+  readonly kvIndex: GlobalKvIndex;
+  readonly policyIndex: GlobalPolicyIndex;
   readonly heartbeatMs: number;
   #bound!: () => void;
   readonly #ready = new Promise<void>((resolve) => (this.#bound = resolve));
@@ -102,6 +118,9 @@ export class SyncServer implements Component, SyncStatusSource {
   constructor(readonly options: SyncServerOptions) {
     this.heartbeatMs = options.heartbeatMs ?? 5000;
     this.mesh = new MeshIndex(options.store, options.logger);
+    this.kv = options.kv ?? new GlobalKv(options.store, DEFAULT_GLOBAL_KV_PREFIXES);
+    this.kvIndex = new GlobalKvIndex(options.store, this.kv.scopes, options.logger);
+    this.policyIndex = new GlobalPolicyIndex(options.store, options.logger);
     this.#server.on('upgrade', (req: IncomingMessage, socket, head) => {
       this.#authenticate(req).then(
         (who) =>
@@ -180,6 +199,14 @@ export class SyncServer implements Component, SyncStatusSource {
     const unsubscribeMesh = this.mesh.onChange(() => {
       for (const session of this.#sessions.values()) session.meshChanged();
     });
+    const kvIndexing = this.kvIndex.run(signal);
+    const unsubscribeKv = this.kvIndex.onChange(() => {
+      for (const session of this.#sessions.values()) session.kvChanged();
+    });
+    const policyIndexing = this.policyIndex.run(signal);
+    const unsubscribePolicies = this.policyIndex.onChange(() => {
+      for (const session of this.#sessions.values()) session.policiesChanged();
+    });
     const unsubscribeZones = this.options.registry.onChange(() => void this.#recheckZones());
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
@@ -193,13 +220,15 @@ export class SyncServer implements Component, SyncStatusSource {
     await untilAborted(signal);
     clearInterval(refresh);
     unsubscribeMesh();
+    unsubscribeKv();
+    unsubscribePolicies();
     unsubscribeZones();
     for (const session of this.#sessions.values()) session.close(CLOSE_SHUTDOWN, 'global stopping');
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });
-    await indexing;
+    await Promise.all([indexing, kvIndexing, policyIndexing]);
   }
 
   /** Close the sessions of zones that were disabled or deleted. */

@@ -1,28 +1,36 @@
 /**
  * One zone's sync connection at global: waits for the zone's `hello`, signs its
  * intermediate when it sent a CSR, answers `welcome` (trust bundle, intermediate, the
- * revisions global holds of the zone's resources), then runs both directions: the zone's
- * deltas into `sync/zone/<zone>/…`, and global's view for the zone (other zones'
- * exported services and gateways) out, resuming from what the zone says it holds.
+ * global KV prefixes, the revisions global holds of the zone's resources), then runs both
+ * directions: the zone's deltas into `sync/zone/<zone>/…`, and global's view for the zone
+ * (other zones' exported services and gateways, global KV) out, resuming from what the
+ * zone says it holds. Writes to global KV the zone forwards (`kv-write`) are written here
+ * and answered (`kv-written`); a refused write is answered with its error, and the
+ * connection stays up.
  */
 import type { WebSocket } from 'ws';
 import {
   CLOSE_PROTOCOL,
   CLOSE_REPLACED,
+  InvalidArgumentError,
+  RateLimitedError,
   ResourceInbox,
   ResourceOutbox,
   SYNC_PROTOCOL_VERSION,
   SyncChannel,
   decodeZoneFrame,
+  httpStatusOf,
   syncErrorFrame,
+  toErrorBody,
   zoneResourcePrefix,
   zoneResourceValidators,
 } from '../../../core/index.ts';
 import type {
   GlobalResourceType,
   GlobalToZone,
+  KvWriteMessage,
+  KvWrittenMessage,
   Logger,
-  ResourceReader,
   ResourceType,
   ZoneHello,
   ZoneInsight,
@@ -34,6 +42,50 @@ import type { Authenticated, SyncServer } from './sync-server.ts';
 
 /** A zone that connects but says nothing is dropped after this long. */
 const HELLO_TIMEOUT_MS = 10_000;
+/** KV writes one zone may have in flight; more are refused until answers go out. */
+export const MAX_KV_WRITES_IN_FLIGHT = 64;
+/** Longest `kv-write` id (as `kv-messages.ts` decodes it). */
+const MAX_KV_WRITE_ID_CHARS = 64;
+
+/**
+ * A `kv-write` whose id is good but whose op is not: answered with a `kv-written` error
+ * rather than closing the connection, since the zone is waiting on that id.
+ */
+interface RefusedKvWrite {
+  type: 'kv-write-refused';
+  id: string;
+  error: unknown;
+}
+
+type SessionFrame = ZoneToGlobal | RefusedKvWrite;
+
+function decodeSessionFrame(text: string): SessionFrame {
+  try {
+    return decodeZoneFrame(text);
+  } catch (err) {
+    const id = kvWriteId(text);
+    if (id === undefined) throw err;
+    return { type: 'kv-write-refused', id, error: err };
+  }
+}
+
+/** The id of a frame that is a `kv-write` with a usable id (read only after decoding failed). */
+function kvWriteId(text: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { type, id } = value as Record<string, unknown>;
+  return type === 'kv-write' &&
+    typeof id === 'string' &&
+    id !== '' &&
+    id.length <= MAX_KV_WRITE_ID_CHARS
+    ? id
+    : undefined;
+}
 
 /** Where global records the revision of each zone resource type it applied. */
 export const zoneRevisionKey = (zone: string, type: ResourceType): string =>
@@ -41,7 +93,7 @@ export const zoneRevisionKey = (zone: string, type: ResourceType): string =>
 
 export class ZoneSession {
   readonly zone: string;
-  readonly #channel: SyncChannel<ZoneToGlobal, GlobalToZone>;
+  readonly #channel: SyncChannel<SessionFrame, GlobalToZone>;
   readonly #inbox: ResourceInbox<ZoneResourceType>;
   #outbox: ResourceOutbox<GlobalResourceType> | undefined;
   readonly #logger: Logger;
@@ -49,6 +101,7 @@ export class ZoneSession {
   readonly #connectedAt = new Date().toISOString();
   #insight: ZoneInsight | undefined;
   #welcomed = false;
+  #kvWritesInFlight = 0;
 
   constructor(
     ws: WebSocket,
@@ -65,9 +118,9 @@ export class ZoneSession {
       validators: zoneResourceValidators,
       logger: this.#logger,
     });
-    this.#channel = new SyncChannel<ZoneToGlobal, GlobalToZone>({
+    this.#channel = new SyncChannel<SessionFrame, GlobalToZone>({
       socket: ws,
-      decode: decodeZoneFrame,
+      decode: decodeSessionFrame,
       inbox: this.#inbox as ResourceInbox<ResourceType>,
       logger: this.#logger,
       onFrame: (frame) => this.#onFrame(frame),
@@ -105,6 +158,16 @@ export class ZoneSession {
     this.#outbox.changed('remote-gateway');
   }
 
+  /** Global KV changed: send the zone what changed. */
+  kvChanged(): void {
+    this.#outbox?.changed('kv');
+  }
+
+  /** Global policies changed: send the zone what changed. */
+  policiesChanged(): void {
+    this.#outbox?.changed('policy');
+  }
+
   /** A newer connection of the same zone took over. */
   replace(): void {
     this.close(CLOSE_REPLACED, 'replaced by a newer connection of this zone');
@@ -114,7 +177,7 @@ export class ZoneSession {
     this.#channel.close(code, reason);
   }
 
-  #onFrame(frame: ZoneToGlobal): void {
+  #onFrame(frame: SessionFrame): void {
     switch (frame.type) {
       case 'hello':
         void this.#hello(frame).catch((err: unknown) => {
@@ -125,6 +188,12 @@ export class ZoneSession {
       case 'insight':
         this.#insight = frame.insight;
         this.#publish();
+        return;
+      case 'kv-write':
+        void this.#kvWrite(frame);
+        return;
+      case 'kv-write-refused':
+        this.#kvRefused(frame.id, frame.error);
         return;
       case 'error':
         this.#logger.warn(
@@ -168,25 +237,27 @@ export class ZoneSession {
       roots: [ca.rootPem()],
       ...(intermediatePem === undefined ? {} : { intermediatePem }),
       heartbeatMs: this.server.heartbeatMs,
-      kvGlobalPrefixes: [],
+      kvGlobalPrefixes: [...this.server.kv.scopes.globalPrefixes],
       resume: await this.#inbox.resume(),
     });
     this.#channel.startHeartbeat(this.server.heartbeatMs);
-    const mesh = this.server.mesh;
+    const { mesh, kvIndex, policyIndex } = this.server;
     // A full set sent before global has read its store would look like deletions.
-    await mesh.whenLoaded();
+    await Promise.all([mesh.whenLoaded(), kvIndex.whenLoaded(), policyIndex.whenLoaded()]);
     if (this.#channel.closed) return;
-    const empty: ResourceReader = () => Promise.resolve(new Map());
     this.#outbox = new ResourceOutbox<GlobalResourceType>({
       readers: {
         'remote-service': () => Promise.resolve(mesh.remoteServicesFor(this.zone)),
         'remote-gateway': () => Promise.resolve(mesh.remoteGatewaysFor(this.zone)),
-        kv: empty,
-        policy: empty,
+        kv: () => Promise.resolve(kvIndex.resources()),
+        policy: () => Promise.resolve(policyIndex.resources()),
       },
       send: (delta) => this.#channel.send(delta),
       memory: this.server.memory(this.zone),
-      retain: () => this.#retain,
+      // Zone-name prefixes concern what other zones sent (remote services and gateways);
+      // global KV and policies are global's own, always known in full.
+      retain: (type) =>
+        type === 'remote-service' || type === 'remote-gateway' ? this.#retain : [],
       logger: this.#logger,
     });
     this.#channel.attachOutbox(this.#outbox as ResourceOutbox<ResourceType>);
@@ -196,6 +267,62 @@ export class ZoneSession {
   }
 
   #retain: string[] = [];
+
+  /**
+   * Write to global KV for the zone (its ACLs already allowed it) and answer with the
+   * same id. Every failure is answered, never thrown: a zone cannot break the session,
+   * nor write outside the global prefixes (the write function refuses that).
+   */
+  async #kvWrite(frame: KvWriteMessage): Promise<void> {
+    if (!this.#welcomed) {
+      this.#kvRefused(frame.id, new InvalidArgumentError('kv-write before hello', 'type'));
+      return;
+    }
+    if (this.#kvWritesInFlight >= MAX_KV_WRITES_IN_FLIGHT) {
+      this.#kvRefused(
+        frame.id,
+        new RateLimitedError(
+          `zone ${this.zone} has ${MAX_KV_WRITES_IN_FLIGHT} global KV writes in flight; wait for their answers`,
+          100,
+        ),
+      );
+      return;
+    }
+    this.#kvWritesInFlight++;
+    try {
+      const result = await this.server.kv.write(frame.op);
+      this.#logger.debug(
+        { id: frame.id, verb: frame.op.verb, key: frame.op.key, ...result },
+        'wrote global KV for the zone',
+      );
+      this.#channel.send({ type: 'kv-written', id: frame.id, ...result });
+    } catch (err) {
+      this.#kvRefused(frame.id, err);
+    } finally {
+      this.#kvWritesInFlight--;
+    }
+  }
+
+  #kvRefused(id: string, err: unknown): void {
+    const { error } = toErrorBody(err);
+    if (httpStatusOf(err) >= 500) {
+      this.#logger.error({ err, id }, 'a global KV write for the zone failed');
+    } else {
+      this.#logger.info({ id, error }, 'refused a global KV write from the zone');
+    }
+    const answer: KvWrittenMessage = {
+      type: 'kv-written',
+      id,
+      ok: false,
+      index: 0,
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.field === undefined ? {} : { field: error.field }),
+      },
+    };
+    this.#channel.send(answer);
+  }
 
   #publish(): void {
     this.server.publish(this.zone, {
