@@ -18,6 +18,8 @@ import { catalogRoutes } from './catalog/catalog-routes.ts';
 import { healthRoutes } from './health/health-routes.ts';
 import { HealthCheckRunner } from './health/check-runner.ts';
 import { agentRoutes } from './agent/agent-routes.ts';
+import { STANDALONE_KV } from './kv/global-kv.ts';
+import type { GlobalKv } from './kv/global-kv.ts';
 import { kvRoutes } from './kv/kv-routes.ts';
 import { sessionRoutes } from './session/session-routes.ts';
 import { SessionReaper } from './session/session-reaper.ts';
@@ -46,14 +48,14 @@ export interface Zone {
   components(): Component[];
 }
 
-/** Route modules in Consul's documentation order. */
-const routeModules: readonly RouteModule[] = [
+/** Route modules in Consul's documentation order; KV needs to know which keys are global. */
+const routeModules = (globalKv: GlobalKv): readonly RouteModule[] => [
   statusRoutes,
   catalogRoutes,
   healthRoutes,
-  kvRoutes,
+  kvRoutes(globalKv),
   sessionRoutes,
-  txnRoutes,
+  txnRoutes(globalKv),
   configRoutes,
 ];
 
@@ -122,7 +124,9 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
     });
   const app = createHttpApp(deps, resolveAuthorizer, [
     acl.routes,
-    ...routeModules,
+    // Global KV: a federated zone's sync client knows the global prefixes and carries
+    // writes of global keys to global; a standalone zone owns every key.
+    ...routeModules(globalSync ?? STANDALONE_KV),
     agentRoutes(health),
     caRoutes(ca),
     proxyRoutes(proxyStream),

@@ -98,10 +98,27 @@ export async function waitForChange(
   }
 }
 
-/** Consul's read headers. `lastContactMs` is 0 for data this zone owns. */
-export function setConsulHeaders(ctx: Context, index: number, lastContactMs = 0): void {
+/**
+ * How fresh the data of a read is. Data this zone owns is always current
+ * ({@link LOCAL_CONTACT}); a replica of global data is as fresh as the zone's last frame
+ * from global, and has no "leader" while the sync connection is down.
+ */
+export interface ReadContact {
+  knownLeader: boolean;
+  lastContactMs: number;
+}
+
+export const LOCAL_CONTACT: ReadContact = { knownLeader: true, lastContactMs: 0 };
+
+/** Consul's read headers. */
+export function setConsulHeaders(ctx: Context, index: number, contact = LOCAL_CONTACT): void {
   // Consul never answers index 0: clients treat 0 as "do not block".
   ctx.set('X-Consul-Index', String(Math.max(index, 1)));
-  ctx.set('X-Consul-KnownLeader', 'true');
-  ctx.set('X-Consul-LastContact', String(Math.round(lastContactMs)));
+  setContactHeaders(ctx, contact);
+}
+
+/** `X-Consul-KnownLeader` and `X-Consul-LastContact` alone (read-only transactions). */
+export function setContactHeaders(ctx: Context, contact = LOCAL_CONTACT): void {
+  ctx.set('X-Consul-KnownLeader', String(contact.knownLeader));
+  ctx.set('X-Consul-LastContact', String(Math.max(0, Math.round(contact.lastContactMs))));
 }

@@ -2,6 +2,10 @@
  * `/v1/kv/<key>`: Consul's KV endpoint — GET (`recurse`, `keys`, `separator`, `raw`,
  * blocking), PUT (`flags`, `cas`, `acquire`, `release`; the raw body is the value) and
  * DELETE (`recurse`, `cas`). Behaviour and texts follow Consul's `kvs_endpoint.go`.
+ *
+ * In a federated zone, keys under a global prefix are a read-only replica of global's:
+ * reads are served here (with the replica's age in `X-Consul-LastContact`), writes are
+ * checked against the caller's token here and then made at global (`global-kv-write.ts`).
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -10,7 +14,14 @@ import type { Store } from '../../../core/index.ts';
 import { requireAccess } from '../acl/authorizer.ts';
 import type { ApiDeps } from '../http/api-context.ts';
 import { stateOf } from '../http/api-context.ts';
-import { parseBlockingQuery, setConsulHeaders, waitForChange } from '../http/blocking.ts';
+import type { RouteModule } from '../http/app.ts';
+import {
+  LOCAL_CONTACT,
+  parseBlockingQuery,
+  setConsulHeaders,
+  waitForChange,
+} from '../http/blocking.ts';
+import type { ReadContact } from '../http/blocking.ts';
 import { readRawBody } from '../http/body.ts';
 import { lockDelaysFor } from '../session/lock-delay.ts';
 import {
@@ -28,6 +39,9 @@ import {
   validateConsulKey,
   validateConsulPrefix,
 } from './kv-entry.ts';
+import type { GlobalKv } from './global-kv.ts';
+import { globalLockRefused, treeReachesGlobal } from './global-kv-errors.ts';
+import { writeGlobalKey } from './global-kv-write.ts';
 import { acquireLock, releaseLock } from './kv-lock.ts';
 import { listVisible, requireTreeWrite } from './kv-listing.ts';
 
@@ -57,7 +71,12 @@ function missingKey(): InvalidArgumentError {
 }
 
 /** GET with `?keys`: key names, folded at `separator`; 404 when none under a non-empty prefix. */
-async function getKeys(ctx: Context, store: Store, prefix: string): Promise<void> {
+async function getKeys(
+  ctx: Context,
+  store: Store,
+  prefix: string,
+  contact: () => ReadContact,
+): Promise<void> {
   validateConsulPrefix(prefix);
   // Consul still honours its historic misspelling; the right spelling wins.
   const separator = param(ctx, 'separator') ?? param(ctx, 'seperator') ?? '';
@@ -68,7 +87,7 @@ async function getKeys(ctx: Context, store: Store, prefix: string): Promise<void
     stateOf(ctx).signal,
   );
   const listing = await listVisible(ctx, store, prefix, separator);
-  setConsulHeaders(ctx, listing.index);
+  setConsulHeaders(ctx, listing.index, contact());
   if (listing.keys.length === 0 && prefix !== '') {
     replyNotFound(ctx);
     return;
@@ -77,7 +96,12 @@ async function getKeys(ctx: Context, store: Store, prefix: string): Promise<void
 }
 
 /** GET with `?recurse`: every readable entry under the prefix; 404 when none. */
-async function getTree(ctx: Context, store: Store, prefix: string): Promise<void> {
+async function getTree(
+  ctx: Context,
+  store: Store,
+  prefix: string,
+  contact: () => ReadContact,
+): Promise<void> {
   validateConsulPrefix(prefix);
   await waitForChange(
     store,
@@ -86,7 +110,7 @@ async function getTree(ctx: Context, store: Store, prefix: string): Promise<void
     stateOf(ctx).signal,
   );
   const listing = await listVisible(ctx, store, prefix, '');
-  setConsulHeaders(ctx, listing.index);
+  setConsulHeaders(ctx, listing.index, contact());
   if (listing.entries.length === 0) {
     replyNotFound(ctx);
     return;
@@ -98,7 +122,12 @@ async function getTree(ctx: Context, store: Store, prefix: string): Promise<void
 }
 
 /** GET of one key: `[entry]`, its raw value with `?raw`, or 404 with an empty body. */
-async function getOne(ctx: Context, store: Store, key: string): Promise<void> {
+async function getOne(
+  ctx: Context,
+  store: Store,
+  key: string,
+  contact: () => ReadContact,
+): Promise<void> {
   if (key === '') throw missingKey();
   validateConsulKey(key);
   requireAccess(stateOf(ctx).authz, 'key', key, 'read');
@@ -107,7 +136,7 @@ async function getOne(ctx: Context, store: Store, key: string): Promise<void> {
   // The index before the read: a write landing in between then wakes the next block.
   const index = await store.currentIndex();
   const entry = await store.get(storeKey(key));
-  setConsulHeaders(ctx, Math.max(index, entry?.modifyIndex ?? 0));
+  setConsulHeaders(ctx, Math.max(index, entry?.modifyIndex ?? 0), contact());
   if (!entry) {
     replyNotFound(ctx);
     return;
@@ -123,56 +152,108 @@ async function getOne(ctx: Context, store: Store, key: string): Promise<void> {
   replyJson(ctx, [toConsulEntry(entry)]);
 }
 
-export function kvRoutes(router: Router, deps: ApiDeps): void {
-  const { store } = deps;
-  const delays = lockDelaysFor(store);
+/**
+ * The KV routes. `globalKv` says which keys are global and carries their writes to global
+ * (`STANDALONE_KV` in a zone that has not joined one: every key is the zone's).
+ */
+export function kvRoutes(globalKv: GlobalKv): RouteModule {
+  return (router: Router, deps: ApiDeps): void => {
+    const { store } = deps;
+    const delays = lockDelaysFor(store);
+    const writeContext = (ctx: Context) => ({
+      store,
+      link: globalKv,
+      logger: deps.logger,
+      signal: stateOf(ctx).signal,
+    });
+    /** The read headers: the replica's age when the read can show global keys. */
+    const contactOf = (global: boolean) => (): ReadContact =>
+      global ? globalKv.contact() : LOCAL_CONTACT;
 
-  router.get(KV_PATH, async (ctx) => {
-    const key = keyFromPath(ctx.path);
-    if (hasParam(ctx, 'keys')) await getKeys(ctx, store, key);
-    else if (hasParam(ctx, 'recurse')) await getTree(ctx, store, key);
-    else await getOne(ctx, store, key);
-  });
+    router.get(KV_PATH, async (ctx) => {
+      const key = keyFromPath(ctx.path);
+      const scopes = await globalKv.scopes();
+      if (hasParam(ctx, 'keys')) {
+        await getKeys(ctx, store, key, contactOf(scopes.touchesGlobal(key)));
+      } else if (hasParam(ctx, 'recurse')) {
+        await getTree(ctx, store, key, contactOf(scopes.touchesGlobal(key)));
+      } else {
+        await getOne(ctx, store, key, contactOf(scopes.scopeOf(key) === 'global'));
+      }
+    });
 
-  router.put(KV_PATH, async (ctx) => {
-    const key = keyFromPath(ctx.path);
-    if (key === '') throw missingKey();
-    validateConsulKey(key);
-    refuseConflicting(ctx, 'cas', 'acquire', 'release');
-    const flags = uintParam(ctx, 'flags');
-    const cas = uintParam(ctx, 'cas');
-    requireAccess(stateOf(ctx).authz, 'key', key, 'write');
-    const value = await readValue(ctx);
-    let ok: boolean;
-    if (hasParam(ctx, 'acquire')) {
-      const session = param(ctx, 'acquire') ?? '';
-      ok = await acquireLock(store, delays, { key, session, value, flags }, Date.now());
-    } else if (hasParam(ctx, 'release')) {
-      ok = await releaseLock(store, { key, session: param(ctx, 'release') ?? '', value, flags });
-    } else {
-      const put = await store.put(storeKey(key), value, { flags: flags ?? 0, cas });
-      ok = put.ok;
-    }
-    replyJson(ctx, ok);
-  });
+    router.put(KV_PATH, async (ctx) => {
+      const key = keyFromPath(ctx.path);
+      if (key === '') throw missingKey();
+      validateConsulKey(key);
+      refuseConflicting(ctx, 'cas', 'acquire', 'release');
+      const flags = uintParam(ctx, 'flags');
+      const cas = uintParam(ctx, 'cas');
+      requireAccess(stateOf(ctx).authz, 'key', key, 'write');
+      const globalPrefix = (await globalKv.scopes()).globalPrefixOf(key);
+      const locking = hasParam(ctx, 'acquire') || hasParam(ctx, 'release');
+      if (globalPrefix !== undefined && locking) throw globalLockRefused(key, globalPrefix);
+      const value = await readValue(ctx);
+      let ok: boolean;
+      if (globalPrefix !== undefined) {
+        ok = await writeGlobalKey(
+          writeContext(ctx),
+          { verb: 'set', key, value, flags: flags ?? 0, cas },
+          globalPrefix,
+        );
+      } else if (hasParam(ctx, 'acquire')) {
+        const session = param(ctx, 'acquire') ?? '';
+        ok = await acquireLock(store, delays, { key, session, value, flags }, Date.now());
+      } else if (hasParam(ctx, 'release')) {
+        ok = await releaseLock(store, { key, session: param(ctx, 'release') ?? '', value, flags });
+      } else {
+        const put = await store.put(storeKey(key), value, { flags: flags ?? 0, cas });
+        ok = put.ok;
+      }
+      replyJson(ctx, ok);
+    });
 
-  router.del(KV_PATH, async (ctx) => {
-    const key = keyFromPath(ctx.path);
-    refuseConflicting(ctx, 'recurse', 'cas');
-    const { authz } = stateOf(ctx);
-    if (hasParam(ctx, 'recurse')) {
-      validateConsulPrefix(key);
-      await requireTreeWrite(ctx, store, key);
-      await store.delete(storeKey(key), { recurse: true });
-      replyJson(ctx, true);
-      return;
-    }
-    if (key === '') throw missingKey();
-    validateConsulKey(key);
-    const cas = uintParam(ctx, 'cas');
-    requireAccess(authz, 'key', key, 'write');
-    const result = await store.delete(storeKey(key), { cas });
-    // Only a check-and-set delete can answer false.
-    replyJson(ctx, cas === undefined ? true : result.ok);
-  });
+    router.del(KV_PATH, async (ctx) => {
+      const key = keyFromPath(ctx.path);
+      refuseConflicting(ctx, 'recurse', 'cas');
+      const { authz } = stateOf(ctx);
+      const scopes = await globalKv.scopes();
+      if (hasParam(ctx, 'recurse')) {
+        validateConsulPrefix(key);
+        await requireTreeWrite(ctx, store, key);
+        const globalPrefix = scopes.globalPrefixOf(key);
+        if (globalPrefix !== undefined) {
+          const ok = await writeGlobalKey(
+            writeContext(ctx),
+            { verb: 'delete-tree', key },
+            globalPrefix,
+          );
+          replyJson(ctx, ok);
+          return;
+        }
+        // A tree that holds global prefixes would delete zone keys here and not the global
+        // ones: refuse it whole rather than do half of it.
+        const reached = scopes.globalPrefixesUnder(key);
+        if (reached.length > 0) throw treeReachesGlobal(key, reached);
+        await store.delete(storeKey(key), { recurse: true });
+        replyJson(ctx, true);
+        return;
+      }
+      if (key === '') throw missingKey();
+      validateConsulKey(key);
+      const cas = uintParam(ctx, 'cas');
+      requireAccess(authz, 'key', key, 'write');
+      const globalPrefix = scopes.globalPrefixOf(key);
+      if (globalPrefix !== undefined) {
+        replyJson(
+          ctx,
+          await writeGlobalKey(writeContext(ctx), { verb: 'delete', key, cas }, globalPrefix),
+        );
+        return;
+      }
+      const result = await store.delete(storeKey(key), { cas });
+      // Only a check-and-set delete can answer false.
+      replyJson(ctx, cas === undefined ? true : result.ok);
+    });
+  };
 }

@@ -13,6 +13,12 @@
  * KV and CA are local, and the remote resources stay as last received. A reconnect
  * resumes from the revisions both sides recorded, so nothing is resent or removed that
  * did not change.
+ *
+ * Global KV: the welcome names the global prefixes (kept at `sync/kv-scopes`, so they
+ * are known after a restart with global down); `kv` resources are mirrored to `kv/<key>`
+ * (see `kv-projection.ts`); writes of global keys made at this zone go to global as
+ * `kv-write` frames (see `kv-write-forwarder.ts`). The client is the KV endpoints'
+ * {@link GlobalKv}.
  */
 import { once } from 'node:events';
 import type https from 'node:https';
@@ -33,9 +39,10 @@ import {
   decodeZoneToken,
   generateKeyPair,
   globalResourcePrefix,
-  globalResourceValidators,
   globalServerIdentityCheck,
   isCausewayError,
+  KvScopes,
+  globalResourceValidators as baseValidators,
   privateKeyToPem,
   sleep,
   trustBundlePems,
@@ -47,6 +54,8 @@ import type {
   GlobalWelcome,
   KeyPair,
   KeySealer,
+  KvWriteOp,
+  KvWrittenMessage,
   Logger,
   ResourceType,
   Store,
@@ -54,6 +63,17 @@ import type {
   ZoneToGlobal,
 } from '../../../core/index.ts';
 import type { ZoneCa } from '../ca/zone-ca.ts';
+import type { ReadContact } from '../http/blocking.ts';
+import type { GlobalKv } from '../kv/global-kv.ts';
+import { policyProjection } from '../config/global-policies.ts';
+import { kvProjection, removeStrayKeys, scopedKvValidator } from './kv-projection.ts';
+import {
+  loadKvScopes,
+  loadLastContact,
+  saveKvScopes,
+  saveLastContact,
+} from './kv-scopes-record.ts';
+import { KvWriteForwarder } from './kv-write-forwarder.ts';
 import { fetchPinnedRoot } from './root-pin.ts';
 import { readZoneExports, readZoneResources } from './zone-resources.ts';
 import type { ZoneResources } from './zone-resources.ts';
@@ -84,6 +104,8 @@ export interface GlobalClientOptions {
   minBackoffMs?: number;
   /** @default 15000 */
   maxBackoffMs?: number;
+  /** How long a forwarded KV write waits for global's answer. @default 10000 */
+  kvWriteTimeoutMs?: number;
 }
 
 export interface GlobalSyncStatus {
@@ -95,20 +117,34 @@ export interface GlobalSyncStatus {
   lastError?: string;
   /** When a delta from global was last applied. */
   lastAppliedAt?: string;
+  /** When the zone last received any frame from global (its replica's age). */
+  lastContactAt?: string;
+  /** The global KV prefixes global named in its last welcome. */
+  kvGlobalPrefixes: string[];
 }
 
-export class GlobalSyncClient implements Component {
+export class GlobalSyncClient implements Component, GlobalKv {
   readonly name = 'global-sync';
   readonly #logger: Logger;
   readonly #memory = new PeerMemory();
   readonly #url: URL;
-  #status: GlobalSyncStatus;
+  #status: Omit<GlobalSyncStatus, 'kvGlobalPrefixes' | 'lastContactAt'>;
   #lastAppliedAt: number | undefined;
+  readonly #forwarder: KvWriteForwarder;
+  /** The global prefixes in force: the last welcome's, else the stored ones. */
+  #scopes: KvScopes | undefined;
+  #loading: Promise<KvScopes> | undefined;
+  /** The welcomed connection, while it is up. */
+  #live: SyncChannel<GlobalToZone, ZoneToGlobal> | undefined;
+  /** When the last welcomed connection last heard from global (ms since the epoch). */
+  #lastContactAt: number | undefined;
+  readonly #createdAt = Date.now();
 
   constructor(private readonly options: GlobalClientOptions) {
     this.#logger = options.logger.child({ component: 'global-sync' });
     this.#url = parseGlobalAddr(options.globalAddr);
     this.#status = { globalAddr: options.globalAddr, connected: false };
+    this.#forwarder = new KvWriteForwarder(options.kvWriteTimeoutMs);
     if (options.zoneToken !== undefined) {
       const token = decodeZoneToken(options.zoneToken, 'zoneToken');
       if (token.zone !== options.zone) {
@@ -127,7 +163,96 @@ export class GlobalSyncClient implements Component {
   }
 
   status(): GlobalSyncStatus {
-    return { ...this.#status };
+    const last = this.#lastContact();
+    return {
+      ...this.#status,
+      ...(last === undefined ? {} : { lastContactAt: new Date(last).toISOString() }),
+      kvGlobalPrefixes: [...(this.#scopes?.globalPrefixes ?? [])],
+    };
+  }
+
+  /** {@link GlobalKv}: the global prefixes, from the last welcome or as stored. */
+  scopes(): Promise<KvScopes> {
+    if (this.#scopes) return Promise.resolve(this.#scopes);
+    this.#loading ??= this.#loadScopes().catch((err: unknown) => {
+      this.#loading = undefined;
+      throw err;
+    });
+    return this.#loading;
+  }
+
+  /** {@link GlobalKv}: the replica's age, for the read headers of global keys. */
+  contact(): ReadContact {
+    return {
+      knownLeader: this.#live !== undefined,
+      lastContactMs: Date.now() - (this.#lastContact() ?? this.#createdAt),
+    };
+  }
+
+  /** {@link GlobalKv}: send a write of a global key over the live connection. */
+  forward(op: KvWriteOp): Promise<KvWrittenMessage> {
+    return this.#forwarder.forward(op);
+  }
+
+  #lastContact(): number | undefined {
+    return this.#live?.lastSeen ?? this.#lastContactAt;
+  }
+
+  async #loadScopes(): Promise<KvScopes> {
+    const [stored, lastContact] = await Promise.all([
+      loadKvScopes(this.options.store, this.#logger),
+      loadLastContact(this.options.store),
+    ]);
+    this.#lastContactAt ??= lastContact;
+    // A welcome that came meanwhile wins over what was stored.
+    this.#scopes ??= stored ?? KvScopes.standalone;
+    return this.#scopes;
+  }
+
+  /**
+   * The welcome's prefixes are in force from now on (set before any delta of the
+   * connection is validated). Keys the zone held under a prefix that is new to it are its
+   * own, not global's: remove them, then remember the list, so that is done once.
+   */
+  async #adoptScopes(welcome: GlobalWelcome): Promise<void> {
+    const { store } = this.options;
+    const scopes = new KvScopes(welcome.kvGlobalPrefixes);
+    const stored = await loadKvScopes(store, this.#logger);
+    if (stored?.equals(scopes)) return;
+    const added = scopes.globalPrefixes.filter((p) => !stored?.globalPrefixes.includes(p));
+    try {
+      const removed = await removeStrayKeys(store, added);
+      if (removed > 0) {
+        this.#logger.warn(
+          { removed, prefixes: added },
+          'deleted zone KV keys under prefixes that are now global (global is their one writer; its keys replace them)',
+        );
+      }
+      await saveKvScopes(store, scopes);
+      this.#logger.info({ kvGlobalPrefixes: scopes.globalPrefixes }, 'global KV prefixes set');
+    } catch (err) {
+      // Left unrecorded, so the next welcome tries again.
+      this.#logger.error(
+        { err: String(err), prefixes: added },
+        'could not remove zone keys under new global KV prefixes; will retry at the next connection',
+      );
+    }
+  }
+
+  /**
+   * The welcomed connection ended: writes in flight fail, and the replica's age counts
+   * from the last frame it brought.
+   */
+  #retire(channel: SyncChannel<GlobalToZone, ZoneToGlobal>): void {
+    if (this.#live !== channel) return;
+    this.#forwarder.detach();
+    this.#lastContactAt = channel.lastSeen;
+    this.#live = undefined;
+    this.#status = {
+      ...this.#status,
+      connected: false,
+      disconnectedAt: new Date().toISOString(),
+    };
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -205,7 +330,14 @@ export class GlobalSyncClient implements Component {
       store: this.options.store,
       prefix: (type) => globalResourcePrefix(type),
       revisionKey: globalRevisionKey,
-      validators: globalResourceValidators,
+      validators: {
+        ...baseValidators,
+        kv: scopedKvValidator(() => this.#scopes ?? KvScopes.standalone),
+      },
+      projections: {
+        kv: kvProjection(this.options.store, this.#logger),
+        policy: policyProjection(),
+      },
       logger: this.#logger,
     });
     let welcome!: (w: GlobalWelcome) => void;
@@ -222,8 +354,17 @@ export class GlobalSyncClient implements Component {
       inbox: inbox as ResourceInbox<ResourceType>,
       logger: this.#logger,
       onFrame: (frame) => {
-        if (frame.type === 'welcome') welcome(frame);
-        else if (frame.type === 'error') {
+        if (frame.type === 'welcome') {
+          // In force before the deltas that follow the welcome are validated.
+          if (frame.zone === zone && frame.trustDomain === trustDomain) {
+            this.#scopes = new KvScopes(frame.kvGlobalPrefixes);
+          }
+          welcome(frame);
+        } else if (frame.type === 'kv-written') {
+          if (!this.#forwarder.answer(frame)) {
+            this.#logger.debug({ id: frame.id }, 'global answered a KV write nobody waits for');
+          }
+        } else if (frame.type === 'error') {
           this.#logger.warn(
             { code: frame.code, message: frame.message },
             'global reported an error',
@@ -233,6 +374,7 @@ export class GlobalSyncClient implements Component {
       },
       onClose: (code, reason) => {
         refused(new Error(`global closed the connection (${code}${reason ? `: ${reason}` : ''})`));
+        this.#retire(channel);
         closed();
       },
       onApplied: () => {
@@ -242,6 +384,7 @@ export class GlobalSyncClient implements Component {
     });
     const stop = (): void => channel.close(1001, 'zone stopping');
     signal.addEventListener('abort', stop, { once: true });
+    let wasLive = false;
     try {
       let keyPair: KeyPair | undefined;
       if (!joined) keyPair = await generateKeyPair();
@@ -256,6 +399,12 @@ export class GlobalSyncClient implements Component {
       const hello = await withTimeout(welcomed, 15_000, 'no welcome from global within 15 s');
       this.#checkWelcome(hello, pinnedRoot);
       if (keyPair) await this.#join(hello, keyPair);
+      await this.#adoptScopes(hello);
+      if (!channel.closed) {
+        wasLive = true;
+        this.#live = channel;
+        this.#forwarder.attach((frame) => channel.send(frame));
+      }
       this.#status = {
         ...this.#status,
         connected: true,
@@ -282,7 +431,14 @@ export class GlobalSyncClient implements Component {
       channel.close(CLOSE_PROTOCOL, err instanceof Error ? err.message : String(err));
       throw err;
     } finally {
+      this.#retire(channel);
       signal.removeEventListener('abort', stop);
+      if (wasLive) {
+        // Kept for a restart with global down: the replica's age survives it.
+        await saveLastContact(this.options.store, channel.lastSeen).catch((err: unknown) => {
+          this.#logger.warn({ err: String(err) }, 'could not record the last contact with global');
+        });
+      }
       this.#status = {
         ...this.#status,
         connected: false,

@@ -5,6 +5,11 @@
  * problems are found before anything runs (and also answer 409), read-only transactions
  * carry `X-Consul-KnownLeader` / `X-Consul-LastContact`, and results the token may not
  * read are left out.
+ *
+ * In a federated zone a transaction reads global keys from the zone's replica but writes
+ * zone keys only: a write verb on a global key (or a `delete-tree` reaching into a
+ * global prefix) answers 409 naming the key and prefix, and nothing is written. A
+ * transaction cannot be atomic across the zone's store and global's.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -15,12 +20,16 @@ import {
   StoreUnavailableError,
   ValueTooLargeError,
 } from '../../../core/index.ts';
-import type { Store } from '../../../core/index.ts';
+import type { KvScopes, Store } from '../../../core/index.ts';
 import { requireAccess } from '../acl/authorizer.ts';
 import type { Access } from '../acl/authorizer.ts';
 import type { ApiDeps } from '../http/api-context.ts';
 import { stateOf } from '../http/api-context.ts';
+import type { RouteModule } from '../http/app.ts';
+import { LOCAL_CONTACT, setContactHeaders } from '../http/blocking.ts';
 import { readRawBody } from '../http/body.ts';
+import type { GlobalKv } from '../kv/global-kv.ts';
+import { txnWritesGlobal } from '../kv/global-kv-errors.ts';
 import { replyJson } from '../kv/consul-reply.ts';
 import { storeKey } from '../kv/kv-entry.ts';
 import { requireTreeWrite } from '../kv/kv-listing.ts';
@@ -68,17 +77,31 @@ function accessFor(op: KvOp): Access | undefined {
   }
 }
 
-/** ACL and lock-delay problems, found before the transaction runs. */
+/** The global prefixes a write op would touch (none for reads and zone keys). */
+function globalsWritten(op: KvOp, scopes: KvScopes): string[] {
+  if (!WRITE_VERBS.has(op.verb)) return [];
+  const inside = scopes.globalPrefixOf(op.key);
+  if (inside !== undefined) return [inside];
+  return op.verb === 'delete-tree' ? scopes.globalPrefixesUnder(op.key) : [];
+}
+
+/** Writes of global keys, ACL and lock-delay problems, found before the transaction runs. */
 async function precheck(
   ctx: Context,
   store: Store,
   ops: KvOp[],
   delays: LockDelays,
   now: number,
+  scopes: KvScopes,
 ): Promise<TxnError[]> {
   const { authz } = stateOf(ctx);
   const errors: TxnError[] = [];
   for (const [i, op] of ops.entries()) {
+    const globals = globalsWritten(op, scopes);
+    if (globals.length > 0) {
+      errors.push({ OpIndex: i, What: txnWritesGlobal(op.verb, op.key, globals) });
+      continue;
+    }
     const access = accessFor(op);
     try {
       if (op.verb === 'delete-tree') await requireTreeWrite(ctx, store, op.key);
@@ -111,45 +134,59 @@ async function preRead(store: Store, ops: KvOp[]): Promise<PreRead> {
   return { keys, sessions };
 }
 
-export function txnRoutes(router: Router, deps: ApiDeps): void {
-  const { store } = deps;
-  const delays = lockDelaysFor(store);
+/** Whether a read op can show global keys (for the replica's read headers). */
+function readsGlobal(op: KvOp, scopes: KvScopes): boolean {
+  return op.verb === 'get-tree'
+    ? scopes.touchesGlobal(op.key)
+    : scopes.scopeOf(op.key) === 'global';
+}
 
-  router.put('/v1/txn', async (ctx) => {
-    const ops = await readOps(ctx, deps.zone.maxBodyBytes);
-    const { authz } = stateOf(ctx);
-    const refused = await precheck(ctx, store, ops, delays, Date.now());
-    if (refused.length > 0) {
-      replyJson(ctx, { Results: null, Errors: refused }, 409);
-      return;
-    }
-    if (!ops.some((op) => WRITE_VERBS.has(op.verb))) {
-      // Consul answers read-only transactions like reads, without an index.
-      ctx.set('X-Consul-KnownLeader', 'true');
-      ctx.set('X-Consul-LastContact', '0');
-    }
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const plan = planTxn(ops, await preRead(store, ops));
-      if (plan.ops.length > MAX_TXN_OPS) {
-        throw new TxnTooLargeError(
-          `Transaction needs ${plan.ops.length} store operations, more than ${MAX_TXN_OPS}: ` +
-            'check-index, check-session, lock and unlock take two or three each; split it',
-          plan.ops.length,
-          MAX_TXN_OPS,
-          'body',
-        );
-      }
-      const result = await store.txn(plan.ops);
-      if (result.ok) {
-        replyJson(ctx, { Results: collectResults(ops, plan, result.results, authz), Errors: null });
+/** The transaction route; `globalKv` says which keys are global (none in a standalone zone). */
+export function txnRoutes(globalKv: GlobalKv): RouteModule {
+  return (router: Router, deps: ApiDeps): void => {
+    const { store } = deps;
+    const delays = lockDelaysFor(store);
+
+    router.put('/v1/txn', async (ctx) => {
+      const ops = await readOps(ctx, deps.zone.maxBodyBytes);
+      const { authz } = stateOf(ctx);
+      const scopes = await globalKv.scopes();
+      const refused = await precheck(ctx, store, ops, delays, Date.now(), scopes);
+      if (refused.length > 0) {
+        replyJson(ctx, { Results: null, Errors: refused }, 409);
         return;
       }
-      // A guard failed: a lock's key or session changed since it was read. Plan again.
-      if (result.errors.some((e) => e.opIndex < plan.guards)) continue;
-      const errors = await collectErrors(store, ops, plan, result.errors);
-      replyJson(ctx, { Results: null, Errors: errors }, 409);
-      return;
-    }
-    throw new StoreUnavailableError('transaction kept losing races for its locks; try again');
-  });
+      if (!ops.some((op) => WRITE_VERBS.has(op.verb))) {
+        // Consul answers read-only transactions like reads, without an index.
+        const global = ops.some((op) => readsGlobal(op, scopes));
+        setContactHeaders(ctx, global ? globalKv.contact() : LOCAL_CONTACT);
+      }
+      for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+        const plan = planTxn(ops, await preRead(store, ops));
+        if (plan.ops.length > MAX_TXN_OPS) {
+          throw new TxnTooLargeError(
+            `Transaction needs ${plan.ops.length} store operations, more than ${MAX_TXN_OPS}: ` +
+              'check-index, check-session, lock and unlock take two or three each; split it',
+            plan.ops.length,
+            MAX_TXN_OPS,
+            'body',
+          );
+        }
+        const result = await store.txn(plan.ops);
+        if (result.ok) {
+          replyJson(ctx, {
+            Results: collectResults(ops, plan, result.results, authz),
+            Errors: null,
+          });
+          return;
+        }
+        // A guard failed: a lock's key or session changed since it was read. Plan again.
+        if (result.errors.some((e) => e.opIndex < plan.guards)) continue;
+        const errors = await collectErrors(store, ops, plan, result.errors);
+        replyJson(ctx, { Results: null, Errors: errors }, 409);
+        return;
+      }
+      throw new StoreUnavailableError('transaction kept losing races for its locks; try again');
+    });
+  };
 }
