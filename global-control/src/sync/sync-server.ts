@@ -46,6 +46,7 @@ import type {
 import { GlobalKv } from '../kv/global-kv.ts';
 import { GlobalKvIndex } from '../kv/kv-index.ts';
 import { GlobalPolicyIndex } from '../policies/policy-index.ts';
+import { ZoneNotAllowedError } from '../zones/zone-registry.ts';
 import { MeshIndex } from './mesh-index.ts';
 import { ZoneSession } from './zone-session.ts';
 
@@ -270,7 +271,9 @@ export class SyncServer implements Component, SyncStatusSource {
       try {
         who = { zone: (await this.options.registry.verifyToken(match[1])).zone, auth: 'token' };
       } catch (err) {
-        // A token that does not prove who the caller is: 401, whatever the reason.
+        // A genuine token of a zone that may not connect: 403 (below). Any other refusal
+        // means the token does not prove who the caller is: 401, whatever the reason.
+        if (err instanceof ZoneNotAllowedError) throw err;
         throw new Error(err instanceof Error ? err.message : String(err), { cause: err });
       }
     } else {

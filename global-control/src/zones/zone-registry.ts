@@ -23,6 +23,12 @@ import { ZONES_PREFIX, decodeZone, encodeZone, zoneKey } from './zone-record.ts'
 import type { StoredZone, ZoneRecord } from './zone-record.ts';
 
 /** What the registry needs from the CA: signing and checking zone tokens. */
+/**
+ * The token is genuine, but its zone may not connect (deleted or disabled): a 403, where a
+ * token that proves nothing (bad signature, expired, revoked, wrong kind) is a 401.
+ */
+export class ZoneNotAllowedError extends PermissionDeniedError {}
+
 export interface ZoneTokenAuthority {
   issueZoneToken(request: ZoneTokenRequest): {
     token: string;
@@ -209,12 +215,12 @@ export class ZoneRegistry implements Component {
     }
     const record = await this.get(claims.zone);
     if (!record) {
-      throw new PermissionDeniedError(
+      throw new ZoneNotAllowedError(
         `zone "${claims.zone}" is not registered (it may have been deleted); create it with: causeway zone create ${claims.zone}`,
       );
     }
     if (!record.enabled) {
-      throw new PermissionDeniedError(
+      throw new ZoneNotAllowedError(
         `zone "${claims.zone}" is disabled; enable it with: causeway zone enable ${claims.zone}`,
       );
     }
