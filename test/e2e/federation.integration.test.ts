@@ -6,8 +6,10 @@
  * - a cross-zone call through the gateways with both workload identities verified;
  * - a failover drill: east's api app dies under steady traffic, web's requests go on being
  *   answered by west (retries move to the next priority), and come back when it returns;
- * - global down: cross-zone calls go on, zones keep what they received; global back: both
- *   zones reconnect over mTLS and a change made meanwhile propagates;
+ * - global down: cross-zone calls go on, zones keep what they received (remote services,
+ *   global KV, global policies), KV reads keep working and a global-KV write at a zone
+ *   gets 503; global back: both zones reconnect over mTLS, a change made meanwhile
+ *   propagates, and global-KV writes work again;
  * - a zone reconnect never looks like a deletion to the other zone.
  *
  * Timing: the 2-core CI machine is shared, so every wait is an `eventually` with a generous
@@ -62,6 +64,25 @@ async function getJson<T>(url: string, timeoutMs = 5000): Promise<{ status: numb
     // Not JSON (an error page): keep the text for the message.
   }
   return { status: res.status, body: body as T };
+}
+
+/** A raw KV write, as `consul kv put` sends it. */
+async function putKv(url: string, value: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url, { method: 'PUT', body: value, signal: AbortSignal.timeout(20_000) });
+  return { status: res.status, text: await res.text() };
+}
+
+/** A KV value read back (`?raw`), with the headers that tell the replica's age. */
+async function getKv(
+  url: string,
+): Promise<{ status: number; value: string; knownLeader: string | null; lastContact: number }> {
+  const res = await fetch(`${url}?raw`, { signal: AbortSignal.timeout(5000) });
+  return {
+    status: res.status,
+    value: await res.text(),
+    knownLeader: res.headers.get('x-consul-knownleader'),
+    lastContact: Number(res.headers.get('x-consul-lastcontact')),
+  };
 }
 
 async function putJson(url: string, body: unknown): Promise<{ status: number; text: string }> {
@@ -281,9 +302,64 @@ describe('federation across two zones (e2e)', function () {
     }
   });
 
-  it('keeps cross-zone calls working with global down, and resyncs a change made meanwhile when it returns', async () => {
+  it('keeps cross-zone calls, KV reads and global policies working with global down, refuses global-KV writes with 503, and resyncs when it returns', async () => {
     await eventually(() => bothZonesOnline(), 'both zones online at global', 30_000, 200);
+    // Global KV written through east reaches west; a global policy reaches both zones.
+    const feature = await putKv(`${eastUrl}/v1/kv/global/feature`, 'on');
+    expect(feature, 'global KV write at east').to.deep.equal({ status: 200, text: 'true' });
+    expect((await getKv(`${eastUrl}/v1/kv/global/feature`)).value, 'read your write').to.equal(
+      'on',
+    );
+    await eventually(
+      async () => (await getKv(`${westUrl}/v1/kv/global/feature`)).value === 'on',
+      'global/feature at west',
+      30_000,
+      200,
+    );
+    const policy = await putJson(`${globalUrl}/api/policies`, {
+      Kind: 'service-defaults',
+      Name: 'billing',
+      Protocol: 'http',
+    });
+    expect(policy.status, policy.text).to.equal(200);
+    for (const zoneUrl of [eastUrl, westUrl]) {
+      await eventually(
+        async () => (await getJson(`${zoneUrl}/v1/config/service-defaults/billing`)).status === 200,
+        `the billing policy at ${zoneUrl}`,
+        30_000,
+        200,
+      );
+    }
+    expect((await putKv(`${westUrl}/v1/kv/west/local`, 'mine')).status).to.equal(200);
+
     await mesh.stopChild('global');
+
+    // KV keeps working at the zones: global keys from the replica, zone keys as ever.
+    await eventually(
+      async () => (await getKv(`${westUrl}/v1/kv/global/feature`)).knownLeader === 'false',
+      'west notices global is gone',
+      30_000,
+      200,
+    );
+    const stale = await getKv(`${westUrl}/v1/kv/global/feature`);
+    expect(stale.status).to.equal(200);
+    expect(stale.value).to.equal('on');
+    await sleep(500);
+    const older = await getKv(`${westUrl}/v1/kv/global/feature`);
+    expect(older.lastContact, 'X-Consul-LastContact grows with global down').to.be.above(
+      stale.lastContact,
+    );
+    expect((await getKv(`${westUrl}/v1/kv/west/local`)).value).to.equal('mine');
+    expect((await putKv(`${westUrl}/v1/kv/west/local`, 'still mine')).status).to.equal(200);
+    // A global-KV write at a zone cannot reach its one writer: 503, saying why.
+    const refused = await putKv(`${westUrl}/v1/kv/global/feature`, 'off');
+    expect(refused.status).to.equal(503);
+    expect(refused.text).to.match(
+      /global KV is read-only at this zone while the global control plane is unreachable: key "global\/feature"/,
+    );
+    expect((await getKv(`${westUrl}/v1/kv/global/feature`)).value).to.equal('on');
+    // Global policies stay applied.
+    expect((await getJson(`${eastUrl}/v1/config/service-defaults/billing`)).status).to.equal(200);
 
     // Cross-zone calls do not need global: 20 calls over a few seconds, all answered by west.
     for (let i = 0; i < 20; i++) {
@@ -333,6 +409,18 @@ describe('federation across two zones (e2e)', function () {
     expect(await westApiAtEast()).to.include({ healthy: 1 });
     const after = await getJson<WebReply>(`${webUrl}/?via=west`);
     expect(after.body.upstream?.answer.zone).to.equal('west');
+    // Global KV writes work again, and the other zone sees them.
+    expect(await putKv(`${westUrl}/v1/kv/global/feature`, 'off')).to.deep.equal({
+      status: 200,
+      text: 'true',
+    });
+    await eventually(
+      async () => (await getKv(`${eastUrl}/v1/kv/global/feature`)).value === 'off',
+      'the write made at west after global returned, at east',
+      30_000,
+      200,
+    );
+    expect((await getKv(`${eastUrl}/v1/kv/global/feature`)).knownLeader).to.equal('true');
   });
 
   it("never removes west's api from east while west reconnects", async () => {
