@@ -6,7 +6,7 @@
  * index of the write, which the zone waits to see in its replica before answering its
  * client, so a client reads its own write at the zone it wrote through.
  */
-import { InvalidArgumentError } from '../errors.ts';
+import { InvalidArgumentError, isCausewayError } from '../errors.ts';
 import { MAX_VALUE_BYTES } from '../store/types.ts';
 import { validateKey, validatePrefix } from '../store/validate.ts';
 import { MAX_KV_KEY_BYTES } from './kv-scopes.ts';
@@ -49,12 +49,34 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 type Fields = Record<string, unknown>;
 
-export function decodeKvWrite(v: Fields): KvWriteMessage {
-  const op = v.op;
-  if (typeof op !== 'object' || op === null || Array.isArray(op)) {
-    throw new InvalidArgumentError('op must be an object', 'op');
+/**
+ * A `kv-write` whose id is good but whose op is not. The zone waits on that id, so global
+ * answers it with a `kv-written` error instead of closing the connection.
+ */
+export class InvalidKvWriteError extends InvalidArgumentError {
+  constructor(
+    readonly id: string,
+    cause: unknown,
+  ) {
+    super(
+      cause instanceof Error ? cause.message : String(cause),
+      isCausewayError(cause) ? cause.field : undefined,
+    );
   }
-  return { type: 'kv-write', id: writeId(v.id), op: decodeKvWriteOp(op as Fields) };
+}
+
+export function decodeKvWrite(v: Fields): KvWriteMessage {
+  const id = writeId(v.id);
+  try {
+    const op = v.op;
+    if (typeof op !== 'object' || op === null || Array.isArray(op)) {
+      throw new InvalidArgumentError('op must be an object', 'op');
+    }
+    return { type: 'kv-write', id, op: decodeKvWriteOp(op as Fields) };
+  } catch (err) {
+    // Every refusal here is of the op's shape (bad verb, key, value…): answer it by id.
+    throw new InvalidKvWriteError(id, err);
+  }
 }
 
 export function decodeKvWritten(v: Fields): KvWrittenMessage {

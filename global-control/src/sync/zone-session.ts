@@ -13,6 +13,7 @@ import {
   CLOSE_PROTOCOL,
   CLOSE_REPLACED,
   InvalidArgumentError,
+  InvalidKvWriteError,
   RateLimitedError,
   ResourceInbox,
   ResourceOutbox,
@@ -44,9 +45,6 @@ import type { Authenticated, SyncServer } from './sync-server.ts';
 const HELLO_TIMEOUT_MS = 10_000;
 /** KV writes one zone may have in flight; more are refused until answers go out. */
 export const MAX_KV_WRITES_IN_FLIGHT = 64;
-/** Longest `kv-write` id (as `kv-messages.ts` decodes it). */
-const MAX_KV_WRITE_ID_CHARS = 64;
-
 /**
  * A `kv-write` whose id is good but whose op is not: answered with a `kv-written` error
  * rather than closing the connection, since the zone is waiting on that id.
@@ -63,28 +61,11 @@ function decodeSessionFrame(text: string): SessionFrame {
   try {
     return decodeZoneFrame(text);
   } catch (err) {
-    const id = kvWriteId(text);
-    if (id === undefined) throw err;
-    return { type: 'kv-write-refused', id, error: err };
+    if (err instanceof InvalidKvWriteError) {
+      return { type: 'kv-write-refused', id: err.id, error: err };
+    }
+    throw err;
   }
-}
-
-/** The id of a frame that is a `kv-write` with a usable id (read only after decoding failed). */
-function kvWriteId(text: string): string | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { type, id } = value as Record<string, unknown>;
-  return type === 'kv-write' &&
-    typeof id === 'string' &&
-    id !== '' &&
-    id.length <= MAX_KV_WRITE_ID_CHARS
-    ? id
-    : undefined;
 }
 
 /** Where global records the revision of each zone resource type it applied. */
