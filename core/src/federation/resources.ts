@@ -3,20 +3,29 @@
  * where each side keeps them in its store. Both directions use the same envelope (see
  * `sync-messages.ts`): a resource type, a name unique within the type, and a JSON body.
  *
- * Zone → global: what the zone runs (`instance`), its gateways (`gateway`), and what it
- * exports (`export`). Global → zone: other zones' exported services (`remote-service`),
- * other zones' gateways (`remote-gateway`), global KV (`kv`) and global policies
- * (`policy`). A zone never sees another zone's instances: its proxies reach a remote
- * service through gateways, so a count of healthy instances per zone is all they need.
+ * Zone → global: what the zone runs (`instance`), its gateways (`gateway`), what it
+ * exports (`export`), and the leaves it revoked (`revocation`). Global → zone: other
+ * zones' exported services (`remote-service`), other zones' gateways (`remote-gateway`),
+ * global KV (`kv`), global policies (`policy`) and other zones' revoked leaves
+ * (`remote-revocation`). A zone never sees another zone's instances: its proxies reach a
+ * remote service through gateways, so a count of healthy instances per zone is all they
+ * need.
  */
+import type { RevocationRecord } from '../ca/ca-state.ts';
 import type { HealthStatus, Protocol } from '../catalog/types.ts';
 
 /** Resource types a zone sends to global. */
-export const ZONE_RESOURCE_TYPES = ['instance', 'gateway', 'export'] as const;
+export const ZONE_RESOURCE_TYPES = ['instance', 'gateway', 'export', 'revocation'] as const;
 export type ZoneResourceType = (typeof ZONE_RESOURCE_TYPES)[number];
 
 /** Resource types global sends to a zone. */
-export const GLOBAL_RESOURCE_TYPES = ['remote-service', 'remote-gateway', 'kv', 'policy'] as const;
+export const GLOBAL_RESOURCE_TYPES = [
+  'remote-service',
+  'remote-gateway',
+  'kv',
+  'policy',
+  'remote-revocation',
+] as const;
 export type GlobalResourceType = (typeof GLOBAL_RESOURCE_TYPES)[number];
 
 export type ResourceType = ZoneResourceType | GlobalResourceType;
@@ -122,6 +131,25 @@ export const GLOBAL_POLICY_KINDS = [
 export const policyResourceName = (kind: string, namespace: string, name: string): string =>
   `${kind}/${namespace}/${name}`;
 
+/**
+ * `revocation`, named by the leaf's serial (lowercase hex, no leading zeros): a leaf the
+ * zone issued and revoked, exactly as its CA records it at `ca/revoked/<serial>`. Every
+ * zone trusts the same global root, so every zone must refuse it; the zone sends it until
+ * the leaf expires (an expired leaf is refused anyway).
+ */
+export type RevocationResource = RevocationRecord;
+
+/**
+ * `remote-revocation`, named `<zone>/<serial>`: a leaf another zone (`zone`, also the zone
+ * of its SPIFFE ID) issued and revoked. The receiving zone lists it with its own
+ * revocations (`ca/revoked/<serial>`), so its trust bundle's `revokedSerials` carry it.
+ */
+export interface RemoteRevocationResource extends RevocationResource {
+  zone: string;
+}
+
+export const remoteRevocationName = (zone: string, serial: string): string => `${zone}/${serial}`;
+
 export interface ResourceBodies {
   instance: InstanceResource;
   gateway: GatewayResource;
@@ -130,6 +158,8 @@ export interface ResourceBodies {
   'remote-gateway': RemoteGatewayResource;
   kv: KvResource;
   policy: PolicyResource;
+  revocation: RevocationResource;
+  'remote-revocation': RemoteRevocationResource;
 }
 
 /**

@@ -3,7 +3,7 @@
  * stores anything. A zone's resources end up in other zones' proxy configs, so global
  * checks them as carefully as any API input; the errors name the field.
  */
-import { isDnsLabel } from '../ca/spiffe.ts';
+import { isDnsLabel, parseSpiffeId } from '../ca/spiffe.ts';
 import { HEALTH_STATUSES, PROTOCOLS } from '../catalog/types.ts';
 import { decodeConfigEntry } from '../config-entries/decode.ts';
 import { InvalidArgumentError } from '../errors.ts';
@@ -11,7 +11,7 @@ import { MAX_VALUE_BYTES } from '../store/types.ts';
 import { validateKey } from '../store/validate.ts';
 import { MAX_KV_KEY_BYTES, kvResourceName } from './kv-scopes.ts';
 import type { ResourceValidator } from './resource-inbox.ts';
-import { GLOBAL_POLICY_KINDS, policyResourceName } from './resources.ts';
+import { GLOBAL_POLICY_KINDS, policyResourceName, remoteRevocationName } from './resources.ts';
 import type { GlobalResourceType, ZoneResourceType } from './resources.ts';
 
 type Fields = Record<string, unknown>;
@@ -103,6 +103,38 @@ const gatewayFields = (v: Fields): void => {
   oneOf(v, 'health', HEALTH_STATUSES);
 };
 
+/** A serial as the CA records it: lowercase hex without leading zeros, X.509's 20 octets. */
+const SERIAL = /^(?:0|[1-9a-f][0-9a-f]{0,39})$/;
+/** What `Date.prototype.toISOString` writes (with or without milliseconds). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
+
+function isoTime(v: Fields, field: string): void {
+  const value = v[field];
+  if (typeof value !== 'string' || !ISO_TIME.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError(
+      `${field} must be an ISO time like 2030-01-01T00:00:00.000Z`,
+      field,
+    );
+  }
+}
+
+/** The fields of a revocation record; returns its serial and the zone of its SPIFFE ID. */
+function revocationFields(v: Fields): { serial: string; zone: string } {
+  const serial = v.serial;
+  if (typeof serial !== 'string' || !SERIAL.test(serial)) {
+    throw new InvalidArgumentError(
+      'serial must be lowercase hex of at most 40 digits, without leading zeros',
+      'serial',
+    );
+  }
+  text(v, 'spiffeId', 2048);
+  const { zone } = parseSpiffeId(v.spiffeId, 'spiffeId');
+  text(v, 'reason', 256);
+  isoTime(v, 'revokedAt');
+  isoTime(v, 'notAfter');
+  return { serial, zone };
+}
+
 /** Validators for what a zone sends global. */
 export const zoneResourceValidators: Record<ZoneResourceType, ResourceValidator> = {
   instance(name, body) {
@@ -140,7 +172,34 @@ export const zoneResourceValidators: Record<ZoneResourceType, ResourceValidator>
       throw new InvalidArgumentError('consumers must be zone names, or "*" alone', 'consumers');
     }
   },
+  revocation(name, body) {
+    const { serial } = revocationFields(object(body));
+    sameName(name, serial);
+  },
 };
+
+/**
+ * {@link zoneResourceValidators} for what zone `zone` sends: a zone may revoke only leaves
+ * it issued, so a `revocation` whose SPIFFE ID names another zone is refused (a NACK
+ * naming it; global stores nothing of the delta).
+ */
+export function zoneResourceValidatorsFor(
+  zone: string,
+): Record<ZoneResourceType, ResourceValidator> {
+  return {
+    ...zoneResourceValidators,
+    revocation(name, body) {
+      zoneResourceValidators.revocation(name, body);
+      const spiffeId = (body as Fields).spiffeId as string;
+      if (parseSpiffeId(spiffeId).zone !== zone) {
+        throw new InvalidArgumentError(
+          `spiffeId ${spiffeId} is not of zone ${zone}: a zone revokes only leaves it issued`,
+          'spiffeId',
+        );
+      }
+    },
+  };
+}
 
 /** Validators for what global sends a zone. */
 export const globalResourceValidators: Record<GlobalResourceType, ResourceValidator> = {
@@ -196,5 +255,17 @@ export const globalResourceValidators: Record<GlobalResourceType, ResourceValida
         'entry',
       );
     }
+  },
+  'remote-revocation'(name, body) {
+    const v = object(body);
+    const zone = label(v, 'zone');
+    const revoked = revocationFields(v);
+    if (revoked.zone !== zone) {
+      throw new InvalidArgumentError(
+        `spiffeId is of zone ${revoked.zone}, but the revocation comes from zone ${zone}`,
+        'spiffeId',
+      );
+    }
+    sameName(name, remoteRevocationName(zone, revoked.serial));
   },
 };

@@ -1,22 +1,30 @@
 /**
  * What every zone has sent global (`sync/zone/<zone>/<type>/<name>`), held in memory and
  * kept current by a store watch, and what each zone gets from it: the services other
- * zones export to it (with healthy and total instance counts there) and other zones'
- * gateways.
+ * zones export to it (with healthy and total instance counts there), other zones'
+ * gateways, and the leaves other zones revoked (until they expire).
  *
  * A zone global has not heard from since this process started, and whose resources are
  * not in the store either (a global on a fresh in-memory store), is unknown rather than
  * empty: full sets sent to other zones `retain` its names, so a global restart never
  * makes a zone drop another zone's services before that zone has reconnected.
  */
-import { GLOBAL_SYNC_PREFIX, isCausewayError, sleep } from '../../../core/index.ts';
+import {
+  GLOBAL_SYNC_PREFIX,
+  isCausewayError,
+  remoteRevocationName,
+  sleep,
+  zoneResourceValidatorsFor,
+} from '../../../core/index.ts';
 import type {
   ExportResource,
   GatewayResource,
   InstanceResource,
   Logger,
   RemoteGatewayResource,
+  RemoteRevocationResource,
   RemoteServiceResource,
+  RevocationResource,
   Store,
   StoredResource,
 } from '../../../core/index.ts';
@@ -25,7 +33,15 @@ interface ZoneView {
   instances: Map<string, InstanceResource>;
   gateways: Map<string, GatewayResource>;
   exports: Map<string, ExportResource>;
+  revocations: Map<string, RevocationResource>;
 }
+
+const emptyView = (): ZoneView => ({
+  instances: new Map(),
+  gateways: new Map(),
+  exports: new Map(),
+  revocations: new Map(),
+});
 
 export class MeshIndex {
   #zones = new Map<string, ZoneView>();
@@ -60,6 +76,7 @@ export class MeshIndex {
       instance: view?.instances.size ?? 0,
       gateway: view?.gateways.size ?? 0,
       export: view?.exports.size ?? 0,
+      revocation: view?.revocations.size ?? 0,
     };
   }
 
@@ -104,11 +121,34 @@ export class MeshIndex {
     return out;
   }
 
+  /**
+   * `remote-revocation` resources for `zone`: the leaves every other zone revoked, while
+   * they have not expired (`now`, ms since the epoch). A zone's own revocations are never
+   * sent back to it.
+   */
+  remoteRevocationsFor(zone: string, now = Date.now()): Map<string, RemoteRevocationResource> {
+    const out = new Map<string, RemoteRevocationResource>();
+    for (const [source, view] of this.#zones) {
+      if (source === zone) continue;
+      for (const revoked of view.revocations.values()) {
+        if (!(Date.parse(revoked.notAfter) > now)) continue;
+        const { serial, spiffeId, reason, revokedAt, notAfter } = revoked;
+        out.set(remoteRevocationName(source, serial), {
+          zone: source,
+          serial,
+          spiffeId,
+          reason,
+          revokedAt,
+          notAfter,
+        });
+      }
+    }
+    return out;
+  }
+
   /** A zone finished a sync: from now on its (possibly empty) set is known. */
   markKnown(zone: string): void {
-    if (!this.#zones.has(zone)) {
-      this.#zones.set(zone, { instances: new Map(), gateways: new Map(), exports: new Map() });
-    }
+    if (!this.#zones.has(zone)) this.#zones.set(zone, emptyView());
   }
 
   /** Name prefixes a full set sent to a zone must retain: zones global knows nothing of. */
@@ -165,7 +205,7 @@ export class MeshIndex {
     let view = this.#zones.get(zone);
     if (!view) {
       if (value === undefined) return;
-      view = { instances: new Map(), gateways: new Map(), exports: new Map() };
+      view = emptyView();
       this.#zones.set(zone, view);
     }
     const map =
@@ -175,7 +215,9 @@ export class MeshIndex {
           ? view.gateways
           : type === 'export'
             ? view.exports
-            : undefined;
+            : type === 'revocation'
+              ? view.revocations
+              : undefined;
     if (!map) return;
     if (value === undefined) {
       map.delete(name);
@@ -183,9 +225,19 @@ export class MeshIndex {
     }
     try {
       const stored = JSON.parse(value.toString()) as StoredResource;
+      if (type === 'revocation') {
+        // The zone's session checked it before storing it; checked again here because
+        // every other zone takes it as that zone's word, and one record they refuse would
+        // hold back every revocation after it (a NACK keeps the whole delta out).
+        zoneResourceValidatorsFor(zone).revocation(name, stored.body);
+      }
       (map as Map<string, unknown>).set(name, stored.body);
     } catch (err) {
-      this.logger.error({ key, err: String(err) }, 'skipping an unreadable zone resource');
+      map.delete(name);
+      this.logger.error(
+        { key, err: String(err) },
+        'skipping an unreadable or malformed zone resource',
+      );
     }
   }
 

@@ -24,7 +24,7 @@ import {
   syncErrorFrame,
   toErrorBody,
   zoneResourcePrefix,
-  zoneResourceValidators,
+  zoneResourceValidatorsFor,
 } from '../../../core/index.ts';
 import type {
   GlobalResourceType,
@@ -96,7 +96,8 @@ export class ZoneSession {
       store,
       prefix: (type) => zoneResourcePrefix(who.zone, type),
       revisionKey: (type) => zoneRevisionKey(who.zone, type),
-      validators: zoneResourceValidators,
+      // A zone revokes only its own leaves: one naming another zone is NACKed.
+      validators: zoneResourceValidatorsFor(who.zone),
       logger: this.#logger,
     });
     this.#channel = new SyncChannel<SessionFrame, GlobalToZone>({
@@ -137,6 +138,7 @@ export class ZoneSession {
     if (!this.#outbox) return;
     this.#outbox.changed('remote-service');
     this.#outbox.changed('remote-gateway');
+    this.#outbox.changed('remote-revocation');
   }
 
   /** Global KV changed: send the zone what changed. */
@@ -232,13 +234,16 @@ export class ZoneSession {
         'remote-gateway': () => Promise.resolve(mesh.remoteGatewaysFor(this.zone)),
         kv: () => Promise.resolve(kvIndex.resources()),
         policy: () => Promise.resolve(policyIndex.resources()),
+        'remote-revocation': () => Promise.resolve(mesh.remoteRevocationsFor(this.zone)),
       },
       send: (delta) => this.#channel.send(delta),
       memory: this.server.memory(this.zone),
-      // Zone-name prefixes concern what other zones sent (remote services and gateways);
-      // global KV and policies are global's own, always known in full.
+      // Zone-name prefixes concern what other zones sent (remote services, gateways and
+      // revocations); global KV and policies are global's own, always known in full.
       retain: (type) =>
-        type === 'remote-service' || type === 'remote-gateway' ? this.#retain : [],
+        type === 'remote-service' || type === 'remote-gateway' || type === 'remote-revocation'
+          ? this.#retain
+          : [],
       logger: this.#logger,
     });
     this.#channel.attachOutbox(this.#outbox as ResourceOutbox<ResourceType>);

@@ -83,6 +83,7 @@ async function harness(): Promise<Harness> {
         instance: () => Promise.resolve(new Map(h.source)),
         gateway: () => Promise.resolve(new Map()),
         export: () => Promise.resolve(new Map()),
+        revocation: () => Promise.resolve(new Map()),
       },
       send: (delta) => {
         h.sent.push(delta);

@@ -25,6 +25,7 @@ import type https from 'node:https';
 import { WebSocket } from 'ws';
 import type { ClientOptions } from 'ws';
 import {
+  CA_REVOKED_PREFIX,
   CLOSE_PROTOCOL,
   ConfigError,
   MAX_SYNC_FRAME_BYTES,
@@ -74,8 +75,9 @@ import {
   saveLastContact,
 } from './kv-scopes-record.ts';
 import { KvWriteForwarder } from './kv-write-forwarder.ts';
+import { revocationProjection } from './revocation-projection.ts';
 import { fetchPinnedRoot } from './root-pin.ts';
-import { readZoneExports, readZoneResources } from './zone-resources.ts';
+import { readZoneExports, readZoneResources, readZoneRevocations } from './zone-resources.ts';
 import type { ZoneResources } from './zone-resources.ts';
 
 export const CAUSEWAY_VERSION = '0.1.0';
@@ -337,6 +339,7 @@ export class GlobalSyncClient implements Component, GlobalKv {
       projections: {
         kv: kvProjection(this.options.store, this.#logger),
         policy: policyProjection(),
+        'remote-revocation': revocationProjection(this.options.store, zone, this.#logger),
       },
       logger: this.#logger,
     });
@@ -488,6 +491,7 @@ export class GlobalSyncClient implements Component, GlobalKv {
         instance: async () => (await resources()).instance,
         gateway: async () => (await resources()).gateway,
         export: () => readZoneExports(this.options.store, this.#logger),
+        revocation: () => readZoneRevocations(this.options.store, this.options.zone, this.#logger),
       },
       send: (delta) => channel.send(delta),
       memory: this.#memory,
@@ -531,7 +535,12 @@ export class GlobalSyncClient implements Component, GlobalKv {
       }
       clearTimeout(timer);
     };
-    await Promise.all([follow('catalog/', ['instance', 'gateway']), follow('config/', ['export'])]);
+    await Promise.all([
+      follow('catalog/', ['instance', 'gateway']),
+      follow('config/', ['export']),
+      // A leaf revoked here goes to global (so every zone refuses it) as soon as it is.
+      follow(CA_REVOKED_PREFIX, ['revocation']),
+    ]);
   }
 
   #sendInsight(channel: SyncChannel<GlobalToZone, ZoneToGlobal>): void {

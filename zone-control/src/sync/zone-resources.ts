@@ -1,12 +1,15 @@
 /**
- * What a zone tells global about itself, read from its catalog and config entries: its
- * service instances with aggregated health (`instance`), its east-west gateways
- * (`gateway`: catalog instances with `meta["causeway-kind"] = "mesh-gateway"`), and what
- * its `exported-services` entry exports (`export`).
+ * What a zone tells global about itself, read from its catalog, config entries and CA:
+ * its service instances with aggregated health (`instance`), its east-west gateways
+ * (`gateway`: catalog instances with `meta["causeway-kind"] = "mesh-gateway"`), what its
+ * `exported-services` entry exports (`export`), and the leaves it issued and revoked
+ * (`revocation`).
  */
 import {
+  CA_REVOKED_PREFIX,
   exportResourceName,
   exportsOf,
+  parseSpiffeId,
   readCatalog,
   readConfigEntrySet,
   resourceName,
@@ -17,6 +20,7 @@ import type {
   GatewayResource,
   InstanceResource,
   Logger,
+  RevocationResource,
   Store,
 } from '../../../core/index.ts';
 
@@ -101,6 +105,41 @@ export async function readZoneExports(
     logger.error({ key, err: String(err) }, 'skipping an unreadable config entry'),
   );
   return new Map(exportsOf(entries).map((e) => [exportResourceName(e), e]));
+}
+
+/**
+ * The zone's revocations of leaves it issued itself, unexpired at `now`, by serial.
+ * `ca/revoked/` also holds other zones' revocations (mirrored there from global, see
+ * `revocation-projection.ts`): those are not this zone's to send, and are left out by
+ * their SPIFFE ID's zone. A record global would refuse is left out and logged, so it
+ * cannot hold back the others.
+ */
+export async function readZoneRevocations(
+  store: Store,
+  zone: string,
+  logger: Logger,
+  now = Date.now(),
+): Promise<Map<string, RevocationResource>> {
+  const out = new Map<string, RevocationResource>();
+  const { entries } = await store.list(CA_REVOKED_PREFIX);
+  for (const entry of entries) {
+    const name = entry.key.slice(CA_REVOKED_PREFIX.length);
+    try {
+      const record = JSON.parse(entry.value.toString()) as RevocationResource;
+      if (parseSpiffeId(record.spiffeId).zone !== zone) continue;
+      if (!(Date.parse(record.notAfter) > now)) continue;
+      const { serial, spiffeId, reason, revokedAt, notAfter } = record;
+      const body: RevocationResource = { serial, spiffeId, reason, revokedAt, notAfter };
+      zoneResourceValidators.revocation(name, body);
+      out.set(name, body);
+    } catch (err) {
+      logger.warn(
+        { key: entry.key, reason: err instanceof Error ? err.message : String(err) },
+        'not sending a revocation record to global: it is unreadable or malformed',
+      );
+    }
+  }
+  return out;
 }
 
 function parseHostPort(value: string | undefined): { host: string; port: number } | undefined {

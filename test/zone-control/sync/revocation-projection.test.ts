@@ -1,0 +1,160 @@
+/**
+ * Revocations at a zone: other zones' `remote-revocation` resources mirrored to
+ * `ca/revoked/<serial>` through the inbox (and removed with them), never touching the
+ * zone's own records; and the zone's own revocations read for global, without the
+ * mirrored ones.
+ */
+import { expect } from 'chai';
+import { pino } from 'pino';
+import {
+  CA_REVOKED_PREFIX,
+  ResourceInbox,
+  globalResourceValidators,
+  openStore,
+} from '../../../core/index.ts';
+import type {
+  DeltaMessage,
+  GlobalResourceType,
+  RemoteRevocationResource,
+  RevocationRecord,
+  Store,
+} from '../../../core/index.ts';
+import { revocationProjection } from '../../../zone-control/src/sync/revocation-projection.ts';
+import { readZoneRevocations } from '../../../zone-control/src/sync/zone-resources.ts';
+
+const logger = pino({ level: 'silent' });
+const HOUR = 3_600_000;
+/** One fixed expiry, so records built twice are equal. */
+const LATER = Date.now() + HOUR;
+
+function record(zone: string, serial: string, notAfterMs = LATER): RevocationRecord {
+  return {
+    serial,
+    spiffeId: `spiffe://causeway.mesh/zone/${zone}/ns/default/svc/web`,
+    reason: 'unspecified',
+    revokedAt: new Date(notAfterMs - 2 * HOUR).toISOString(),
+    notAfter: new Date(notAfterMs).toISOString(),
+  };
+}
+
+function item(zone: string, serial: string) {
+  const body: RemoteRevocationResource = { ...record(zone, serial), zone };
+  return { name: `${zone}/${serial}`, version: `${zone}/${serial}`, body };
+}
+
+let nonce = 0;
+function delta(over: Partial<DeltaMessage<'remote-revocation'>>): DeltaMessage {
+  return {
+    type: 'delta',
+    resourceType: 'remote-revocation',
+    nonce: `n${++nonce}`,
+    revision: `r.${nonce}`,
+    baseRevision: '',
+    full: true,
+    retain: [],
+    more: false,
+    chunk: 0,
+    upserts: [],
+    removes: [],
+    ...over,
+  };
+}
+
+async function revokedRecord(store: Store, serial: string): Promise<RevocationRecord | undefined> {
+  const entry = await store.get(CA_REVOKED_PREFIX + serial);
+  return entry ? (JSON.parse(entry.value.toString()) as RevocationRecord) : undefined;
+}
+
+describe('revocations at a zone', () => {
+  let store: Store;
+  let inbox: ResourceInbox<GlobalResourceType>;
+
+  beforeEach(async () => {
+    store = await openStore('memory', {});
+    inbox = new ResourceInbox<GlobalResourceType>({
+      store,
+      prefix: (type) => `sync/global/${type}/`,
+      revisionKey: (type) => `sync/rev/global/${type}`,
+      validators: globalResourceValidators,
+      projections: { 'remote-revocation': revocationProjection(store, 'west', logger) },
+      logger,
+    });
+  });
+
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('mirrors another zone’s revocation to ca/revoked/<serial> in the same transaction', async () => {
+    const from = await store.currentIndex();
+    const answer = await inbox.apply(delta({ upserts: [item('east', 'aa01')] }));
+    expect(answer).to.include({ type: 'ack' });
+    // The record, exactly the CA's shape (no `zone`), so the CA lists it as its own.
+    expect(await revokedRecord(store, 'aa01')).to.deep.equal(record('east', 'aa01'));
+    const stored = await store.get('sync/global/remote-revocation/east/aa01');
+    const mirror = await store.get(`${CA_REVOKED_PREFIX}aa01`);
+    expect(stored?.modifyIndex).to.be.greaterThan(from);
+    expect(mirror?.modifyIndex).to.equal(stored?.modifyIndex);
+  });
+
+  it('removes the mirror with the resource, and a full set without it removes both', async () => {
+    await inbox.apply(delta({ upserts: [item('east', 'aa01'), item('south', 'bb02')] }));
+    await inbox.apply(delta({ full: false, baseRevision: `r.${nonce}`, removes: ['east/aa01'] }));
+    expect(await revokedRecord(store, 'aa01')).to.equal(undefined);
+    expect(await store.get('sync/global/remote-revocation/east/aa01')).to.equal(null);
+    await inbox.apply(delta({ upserts: [] }));
+    expect(await revokedRecord(store, 'bb02')).to.equal(undefined);
+    // Gone already (the pruner drops expired records): the removal still applies.
+    await inbox.apply(delta({ upserts: [item('east', 'cc03')] }));
+    await store.delete(`${CA_REVOKED_PREFIX}cc03`);
+    expect(await inbox.apply(delta({ upserts: [] }))).to.include({ type: 'ack' });
+    expect(await store.get('sync/global/remote-revocation/east/cc03')).to.equal(null);
+  });
+
+  it('keeps a retained zone’s revocations through a full set that lacks them', async () => {
+    await inbox.apply(delta({ upserts: [item('east', 'aa01'), item('south', 'bb02')] }));
+    await inbox.apply(delta({ upserts: [], retain: ['east/'] }));
+    expect(await revokedRecord(store, 'aa01')).to.deep.equal(record('east', 'aa01'));
+    expect(await revokedRecord(store, 'bb02')).to.equal(undefined);
+  });
+
+  it('never overwrites or deletes a revocation of this zone’s own leaf', async () => {
+    const own = { ...record('west', 'aa01'), reason: 'revoked by this zone’s operator' };
+    await store.put(`${CA_REVOKED_PREFIX}aa01`, Buffer.from(JSON.stringify(own)));
+    // Global sending a zone its own revocation would be a bug there: stored, not mirrored.
+    expect(await inbox.apply(delta({ upserts: [item('west', 'aa01')] }))).to.include({
+      type: 'ack',
+    });
+    expect(await revokedRecord(store, 'aa01')).to.deep.equal(own);
+    // A remote resource of the same serial going away leaves the zone's own record.
+    await inbox.apply(delta({ upserts: [] }));
+    expect(await revokedRecord(store, 'aa01')).to.deep.equal(own);
+  });
+
+  it('refuses (NACK) a remote revocation whose SPIFFE ID is of another zone than its own', async () => {
+    const bad = item('east', 'aa01');
+    bad.body = { ...bad.body, spiffeId: record('west', 'aa01').spiffeId };
+    const answer = await inbox.apply(delta({ upserts: [bad] }));
+    expect(answer).to.include({ type: 'nack', resource: 'east/aa01' });
+    expect(await revokedRecord(store, 'aa01')).to.equal(undefined);
+  });
+
+  it('reads only its own unexpired revocations for global, not the mirrored ones', async () => {
+    const now = Date.now();
+    const put = (serial: string, value: unknown) =>
+      store.put(
+        CA_REVOKED_PREFIX + serial,
+        Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+      );
+    await put('aa01', record('west', 'aa01', now + HOUR));
+    await put('aa02', record('west', 'aa02', now - 1000));
+    await put('bb01', record('east', 'bb01', now + HOUR));
+    await put('cc01', 'not json');
+    await put('cc02', { ...record('west', 'cc02', now + HOUR), reason: 'x'.repeat(300) });
+    await put('cc03', { ...record('west', 'cc03', now + HOUR), extra: 'dropped' });
+    const read = await readZoneRevocations(store, 'west', logger, now);
+    expect([...read.keys()].sort()).to.deep.equal(['aa01', 'cc03']);
+    expect(read.get('aa01')).to.deep.equal(record('west', 'aa01', now + HOUR));
+    expect(read.get('cc03')).to.deep.equal(record('west', 'cc03', now + HOUR));
+  });
+});
