@@ -32,6 +32,12 @@ export interface OutboxOptions<T extends ResourceType> {
   send: (frame: DeltaMessage<T>) => void;
   memory: PeerMemory;
   /**
+   * The types the peer takes (from its hello or welcome); others are not sent, so a peer
+   * of an older version, which does not know a newer type, keeps syncing the rest.
+   * @default every type with a reader
+   */
+  accepts?: readonly ResourceType[];
+  /**
    * Name prefixes the receiver must keep even when a full set lacks them: what this side
    * does not know yet (e.g. zones global has not heard from since it restarted).
    */
@@ -91,7 +97,10 @@ export class ResourceOutbox<T extends ResourceType> {
   #closed = false;
 
   constructor(private readonly options: OutboxOptions<T>) {
-    this.#types = Object.keys(options.readers) as T[];
+    const accepted = options.accepts;
+    this.#types = (Object.keys(options.readers) as T[]).filter(
+      (type) => accepted === undefined || accepted.includes(type),
+    );
     this.#now = options.now ?? Date.now;
     for (const type of this.#types)
       this.#state.set(type, { dirty: false, needFull: false, sending: false, retries: 0 });
@@ -111,6 +120,8 @@ export class ResourceOutbox<T extends ResourceType> {
 
   /** The source of `type` changed: send a delta once nothing is in flight. */
   changed(type: T): void {
+    // A type the peer does not take is not sent.
+    if (!this.#types.includes(type) && type in this.options.readers) return;
     const state = this.#typeState(type);
     state.pendingSince ??= this.#now();
     if (this.#closed) return;

@@ -120,6 +120,11 @@ export interface ZoneHello {
   /** A CSR for `spiffe://<td>/zone/<zone>/control`: asks global for the zone intermediate. */
   csr?: string;
   resume: Partial<Record<GlobalResourceType, string>>;
+  /**
+   * The global types this zone takes. Global sends only those, so zones and global of
+   * different versions sync what both know. Absent (an older zone): every type.
+   */
+  accepts?: GlobalResourceType[];
 }
 
 export interface InsightMessage {
@@ -141,6 +146,8 @@ export interface GlobalWelcome {
   /** KV prefixes global owns (see `kv-scopes.ts`); every other key is the zone's. */
   kvGlobalPrefixes: string[];
   resume: Partial<Record<ZoneResourceType, string>>;
+  /** The zone types global takes (see {@link ZoneHello.accepts}). Absent: every type. */
+  accepts?: ZoneResourceType[];
 }
 
 export type CommonMessage =
@@ -321,6 +328,7 @@ function decodeHello(v: Fields): ZoneHello {
     version: nonEmpty(v.version, 'version', 64),
     ...(v.csr === undefined ? {} : { csr: nonEmpty(v.csr, 'csr', 16 * 1024) }),
     resume: revisions(v.resume, GLOBAL_RESOURCE_TYPES),
+    ...(v.accepts === undefined ? {} : { accepts: accepted(v.accepts, GLOBAL_RESOURCE_TYPES) }),
   };
 }
 
@@ -350,7 +358,17 @@ function decodeWelcome(v: Fields): GlobalWelcome {
         ? []
         : validateGlobalKvPrefixes(v.kvGlobalPrefixes, 'kvGlobalPrefixes'),
     resume: revisions(v.resume, ZONE_RESOURCE_TYPES),
+    ...(v.accepts === undefined ? {} : { accepts: accepted(v.accepts, ZONE_RESOURCE_TYPES) }),
   };
+}
+
+/** The types a peer says it takes, keeping the ones this side knows (a newer peer knows more). */
+function accepted<T extends ResourceType>(value: unknown, types: readonly T[]): T[] {
+  const names = list(value, 'accepts');
+  if (names.length > 64) throw new InvalidArgumentError('accepts lists too many types', 'accepts');
+  return names.filter(
+    (n): n is T => typeof n === 'string' && (types as readonly string[]).includes(n),
+  );
 }
 
 function decodeInsight(value: unknown): ZoneInsight {
@@ -388,7 +406,9 @@ function revisions<T extends ResourceType>(
   }
   const out: Partial<Record<T, string>> = {};
   for (const [type, revision] of Object.entries(value as Fields)) {
-    out[oneOf(type, types, `resume.${type}`)] = nonEmpty(revision, `resume.${type}`, 128);
+    const checked = nonEmpty(revision, `resume.${type.slice(0, 40)}`, 128);
+    // A newer peer may hold types this side does not know: nothing to resume of those.
+    if ((types as readonly string[]).includes(type)) out[type as T] = checked;
   }
   return out;
 }

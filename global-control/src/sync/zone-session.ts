@@ -222,6 +222,7 @@ export class ZoneSession {
       heartbeatMs: this.server.heartbeatMs,
       kvGlobalPrefixes: [...this.server.kv.scopes.globalPrefixes],
       resume: await this.#inbox.resume(),
+      accepts: this.#inbox.types,
     });
     this.#channel.startHeartbeat(this.server.heartbeatMs);
     const { mesh, kvIndex, policyIndex } = this.server;
@@ -238,6 +239,8 @@ export class ZoneSession {
       },
       send: (delta) => this.#channel.send(delta),
       memory: this.server.memory(this.zone),
+      // Only what this zone takes: an older one does not know every type.
+      ...(hello.accepts === undefined ? {} : { accepts: hello.accepts }),
       // Zone-name prefixes concern what other zones sent (remote services, gateways and
       // revocations); global KV and policies are global's own, always known in full.
       retain: (type) =>

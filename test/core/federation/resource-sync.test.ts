@@ -300,4 +300,25 @@ describe('zone sync engine (outbox → inbox)', () => {
     expect(await queued).to.equal(undefined);
     expect(await stored(h.store)).to.have.length(30);
   });
+
+  it('sends only the types the peer takes, so an older peer keeps syncing the rest', async () => {
+    const sent: DeltaMessage[] = [];
+    const outbox = new ResourceOutbox<ZoneResourceType>({
+      readers: {
+        instance: () => Promise.resolve(new Map([['default/api/n1/i1', instance('i1')]])),
+        gateway: () => Promise.resolve(new Map()),
+        export: () => Promise.resolve(new Map()),
+        revocation: () => Promise.resolve(new Map([['ab', {}]])),
+      },
+      send: (delta) => sent.push(delta),
+      memory: new PeerMemory(),
+      accepts: ['instance', 'gateway', 'export'],
+      logger,
+    });
+    outbox.start({});
+    outbox.changed('revocation');
+    await eventually(() => sent.length === 3, 'the three accepted types sent');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(sent.map((d) => d.resourceType).sort()).to.deep.equal(['export', 'gateway', 'instance']);
+  });
 });

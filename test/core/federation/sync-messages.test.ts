@@ -30,17 +30,25 @@ function refusal(fn: () => unknown): { message: string; field?: string } {
 }
 
 describe('zone sync messages', () => {
-  it('decodes a hello with resume revisions of global types only', () => {
+  it('decodes a hello with resume revisions of global types only, ignoring types it does not know', () => {
     const hello = decodeZoneFrame(
       JSON.stringify({
         type: 'hello',
         protocol: 1,
         zone: 'east',
         version: '0.1.0',
-        resume: { kv: 'a.1' },
+        // A newer zone may resume types this global does not know; a zone type is not one
+        // a zone receives either.
+        resume: { kv: 'a.1', instance: 'a', 'from-the-future': 'b.2' },
+        accepts: ['kv', 'remote-service', 'from-the-future'],
       }),
     );
-    expect(hello).to.deep.include({ type: 'hello', zone: 'east', resume: { kv: 'a.1' } });
+    expect(hello).to.deep.include({
+      type: 'hello',
+      zone: 'east',
+      resume: { kv: 'a.1' },
+      accepts: ['kv', 'remote-service'],
+    });
     expect(
       refusal(() =>
         decodeZoneFrame(
@@ -49,11 +57,18 @@ describe('zone sync messages', () => {
             protocol: 1,
             zone: 'east',
             version: '1',
-            resume: { instance: 'a' },
+            resume: { kv: 7 },
           }),
         ),
       ).field,
-    ).to.equal('resume.instance');
+    ).to.equal('resume.kv');
+    expect(
+      refusal(() =>
+        decodeZoneFrame(
+          JSON.stringify({ type: 'hello', protocol: 1, zone: 'east', version: '1', accepts: 'kv' }),
+        ),
+      ).field,
+    ).to.equal('accepts');
     expect(
       refusal(() =>
         decodeZoneFrame(JSON.stringify({ type: 'hello', protocol: 2, zone: 'e', version: '1' })),

@@ -398,6 +398,7 @@ export class GlobalSyncClient implements Component, GlobalKv {
         version: CAUSEWAY_VERSION,
         ...(keyPair ? { csr: createCsr({ keyPair, spiffeId: ca.controlSpiffeId }) } : {}),
         resume: await inbox.resume(),
+        accepts: inbox.types,
       });
       const hello = await withTimeout(welcomed, 15_000, 'no welcome from global within 15 s');
       this.#checkWelcome(hello, pinnedRoot);
@@ -416,7 +417,7 @@ export class GlobalSyncClient implements Component, GlobalKv {
       };
       this.#logger.info({ auth: joined ? 'mtls' : 'token' }, 'zone sync with global established');
       channel.startHeartbeat(hello.heartbeatMs);
-      const outbox = this.#outbox(channel);
+      const outbox = this.#outbox(channel, hello.accepts);
       channel.attachOutbox(outbox as ResourceOutbox<ResourceType>);
       outbox.start(hello.resume);
       const watching = this.#watch(
@@ -477,7 +478,10 @@ export class GlobalSyncClient implements Component, GlobalKv {
     await this.options.ca.installFederated(state);
   }
 
-  #outbox(channel: SyncChannel<GlobalToZone, ZoneToGlobal>): ResourceOutbox<ZoneResourceType> {
+  #outbox(
+    channel: SyncChannel<GlobalToZone, ZoneToGlobal>,
+    accepts: readonly ZoneResourceType[] | undefined,
+  ): ResourceOutbox<ZoneResourceType> {
     // Instances and gateways come from one catalog read; share it between the two types.
     let reading: Promise<ZoneResources> | undefined;
     const resources = (): Promise<ZoneResources> => {
@@ -495,6 +499,8 @@ export class GlobalSyncClient implements Component, GlobalKv {
       },
       send: (delta) => channel.send(delta),
       memory: this.#memory,
+      // Only what this global takes: an older one does not know every type.
+      ...(accepts === undefined ? {} : { accepts }),
       logger: this.#logger,
     });
   }
