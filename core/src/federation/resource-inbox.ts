@@ -31,9 +31,15 @@ export type ResourceValidator = (name: string, body: unknown) => void;
  */
 export interface ResourceProjection {
   /** Ops that mirror a resource being written (its body is already validated). */
-  upsert(name: string, body: unknown): TxnOp[];
+  upsert(name: string, body: unknown): TxnOp[] | Promise<TxnOp[]>;
   /** Ops that remove the mirror of a resource being deleted (still in the store). */
   remove(name: string): Promise<TxnOp[]>;
+  /**
+   * What the resource's own record keeps of the body when the mirror holds the rest: a
+   * KV value may be 512 KiB, the store's limit for one value, so a record holding it as
+   * base64 beside the mirror would not fit. @default the whole body
+   */
+  record?(body: unknown): unknown;
 }
 
 export interface InboxOptions<T extends ResourceType> {
@@ -170,10 +176,11 @@ export class ResourceInbox<T extends ResourceType> {
     for (const item of delta.upserts) {
       pending.seen.add(item.name);
       if (versions.get(item.name) === item.version) continue;
-      const stored: StoredResource = { version: item.version, body: item.body, receivedAt };
+      const body = projection?.record ? projection.record(item.body) : item.body;
+      const stored: StoredResource = { version: item.version, body, receivedAt };
       groups.push([
         { op: 'set', key: prefix + item.name, value: Buffer.from(JSON.stringify(stored)) },
-        ...(projection?.upsert(item.name, item.body) ?? []),
+        ...((await projection?.upsert(item.name, item.body)) ?? []),
       ]);
       applied.set(item.name, item.version);
     }

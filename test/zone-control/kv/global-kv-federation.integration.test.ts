@@ -57,6 +57,26 @@ describe('global KV across a global and two zones (integration)', function () {
 
   const get = (zone: TestZone, p: string): Promise<Response> => fetch(`${zone.url}/v1/kv/${p}`);
 
+  it('replicates a value of the full 512 KiB to every zone, and later writes keep flowing', async () => {
+    const north = await join('north');
+    const south = await join('south');
+    const big = Buffer.alloc(512 * 1024, 'x');
+    const put = await fetch(`${north.url}/v1/kv/global/big`, { method: 'PUT', body: big });
+    expect(await put.text()).to.equal('true');
+    await eventually(async () => {
+      const res = await get(south, 'global/big?raw');
+      return res.status === 200 && Buffer.from(await res.arrayBuffer()).equals(big);
+    }, 'the 512 KiB value at south');
+    // Replication goes on after it (one oversize record used to stall the whole type).
+    expect(
+      await (await fetch(`${north.url}/v1/kv/global/after`, { method: 'PUT', body: 'a' })).text(),
+    ).to.equal('true');
+    await eventually(
+      async () => (await get(south, 'global/after?raw')).status === 200,
+      'global/after at south',
+    );
+  });
+
   it('writes at one zone reach global and the other zone; with global gone, reads stay and writes are 503', async () => {
     const east = await join('east');
     const west = await join('west');

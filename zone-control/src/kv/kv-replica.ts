@@ -1,6 +1,6 @@
 /**
  * A zone's read-only replica of global KV. Zone sync stores each global entry as a `kv`
- * resource at `sync/global/kv/<sha256(key)>` (its body carries global's ModifyIndex) and
+ * resource at `sync/global/kv/<sha256(key)>` (its record carries global's ModifyIndex) and
  * mirrors it to `kv/<key>` in the same transaction, so both store entries share one
  * ModifyIndex. The KV API reads the mirror; a forwarded write reads the resource to map
  * a client's check-and-set index (a zone index) to global's, and to wait until the
@@ -20,6 +20,12 @@ export const REPLICA_PREFIX = globalResourcePrefix('kv');
 
 export const replicaKey = (key: string): string => REPLICA_PREFIX + kvResourceName(key);
 
+/**
+ * What the record of a global key keeps: the key and global's index. The value is in the
+ * mirror only (see `kv-projection.ts`).
+ */
+export type ReplicaRecord = Pick<KvResource, 'key' | 'flags' | 'modifyIndex'>;
+
 /** One global key as the zone holds it. */
 export interface ReplicaRead {
   /** The mirror at `kv/<key>` the API serves. */
@@ -28,9 +34,9 @@ export interface ReplicaRead {
   globalIndex: number | undefined;
 }
 
-function bodyOf(entry: Entry): KvResource | undefined {
+function bodyOf(entry: Entry): ReplicaRecord | undefined {
   try {
-    return (JSON.parse(entry.value.toString()) as StoredResource<KvResource>).body;
+    return (JSON.parse(entry.value.toString()) as StoredResource<ReplicaRecord>).body;
   } catch {
     return undefined;
   }
@@ -71,7 +77,7 @@ async function holds(store: Store, c: ReplicaCondition): Promise<boolean> {
     // Gone, or written again after the delete.
     return record === null || (modifyIndex !== undefined && modifyIndex >= c.index);
   }
-  const all = await readStoredResources<KvResource>(store, REPLICA_PREFIX);
+  const all = await readStoredResources<ReplicaRecord>(store, REPLICA_PREFIX);
   for (const { body } of all.values()) {
     if (body.key.startsWith(c.prefix) && body.modifyIndex < c.index) return false;
   }
@@ -119,7 +125,7 @@ export async function awaitReplica(
 
 /** Global keys (Consul keys) the replica holds under `prefix`. */
 export async function replicaKeysUnder(store: Store, prefix: string): Promise<Set<string>> {
-  const all = await readStoredResources<KvResource>(store, REPLICA_PREFIX);
+  const all = await readStoredResources<ReplicaRecord>(store, REPLICA_PREFIX);
   const out = new Set<string>();
   for (const { body } of all.values()) if (body.key.startsWith(prefix)) out.add(body.key);
   return out;

@@ -27,6 +27,7 @@ import type {
 } from '../../../core/index.ts';
 import { consulKey, storeKey } from '../kv/kv-entry.ts';
 import { REPLICA_PREFIX, replicaKey, replicaKeysUnder } from '../kv/kv-replica.ts';
+import type { ReplicaRecord } from '../kv/kv-replica.ts';
 
 /** Mirrors of `kv` resources at `kv/<key>`, written with the resource. */
 export function kvProjection(store: Store, logger: Logger): ResourceProjection {
@@ -45,11 +46,17 @@ export function kvProjection(store: Store, logger: Logger): ResourceProjection {
         },
       ];
     },
+    // The record keeps global's index and the key; the value lives in the mirror only (as
+    // base64 in the record it would push a 512 KiB value past the store's limit).
+    record(body): ReplicaRecord {
+      const { key, flags, modifyIndex } = body as KvResource;
+      return { key, flags, modifyIndex };
+    },
     async remove(name) {
       const record = await store.get(REPLICA_PREFIX + name);
       if (!record) return [];
       try {
-        const { body } = JSON.parse(record.value.toString()) as StoredResource<KvResource>;
+        const { body } = JSON.parse(record.value.toString()) as StoredResource<ReplicaRecord>;
         return [{ op: 'delete', key: storeKey(body.key) }];
       } catch (err) {
         logger.error(
