@@ -90,6 +90,25 @@ export function resourceVersion(body: unknown): string {
   return createHash('sha256').update(canonicalJson(body)).digest('base64url').slice(0, 22);
 }
 
+/**
+ * Versions of bodies already hashed, by identity. Readers that keep a resource's body
+ * object until it changes (the global's KV and policy indexes) get each hashed once, not
+ * once per change per zone: hashing every global KV value (up to 512 KiB each) for every
+ * zone on every write would stall the event loop. A reader must therefore never change a
+ * body object it has handed out (they replace it instead).
+ */
+const hashedVersions = new WeakMap<object, string>();
+
+function versionOf(body: unknown): string {
+  if (typeof body !== 'object' || body === null) return resourceVersion(body);
+  let version = hashedVersions.get(body);
+  if (version === undefined) {
+    version = resourceVersion(body);
+    hashedVersions.set(body, version);
+  }
+  return version;
+}
+
 export class ResourceOutbox<T extends ResourceType> {
   readonly #types: T[];
   readonly #state = new Map<T, TypeState>();
@@ -253,7 +272,7 @@ export class ResourceOutbox<T extends ResourceType> {
     const versions = new Map<string, string>();
     const bodies = new Map<string, unknown>();
     for (const [name, body] of current) {
-      versions.set(name, resourceVersion(body));
+      versions.set(name, versionOf(body));
       bodies.set(name, body);
     }
     const full = state.needFull;
