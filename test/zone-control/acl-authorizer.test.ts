@@ -43,6 +43,18 @@ describe('ACL rule matching', function () {
     expect(a.allows('key', 'app/ro/x', 'read')).to.equal(true);
   });
 
+  it('allows a write of every key under a prefix only when no rule under it grants less (KeyWritePrefix)', function () {
+    const a = authz(
+      'key_prefix "global/" { policy = "write" }\nkey "global/locked" { policy = "deny" }\nkey_prefix "global/ro/" { policy = "read" }',
+    );
+    expect(a.allowsKeyWritePrefix('global/')).to.equal(false);
+    expect(a.allowsKeyWritePrefix('global/app/')).to.equal(true);
+    expect(a.allowsKeyWritePrefix('global/ro/')).to.equal(false);
+    expect(a.allowsKeyWritePrefix('global/lock')).to.equal(false);
+    expect(a.allowsKeyWritePrefix('other/')).to.equal(false);
+    expect(authz('key_prefix "" { policy = "write" }').allowsKeyWritePrefix('')).to.equal(true);
+  });
+
   it('lets an exact rule beat a longer-matching prefix rule', function () {
     const a = authz('key "app/x" { policy = "read" }\nkey_prefix "app/x" { policy = "write" }');
     expect(a.allows('key', 'app/x', 'write')).to.equal(false);

@@ -17,6 +17,13 @@ export interface Authorizer {
    * ignored for `operator` and `acl`. Write implies read.
    */
   allows(kind: ResourceKind, name: string, access: Access): boolean;
+  /**
+   * May the token write every key under `prefix`, whatever keys exist? Consul's
+   * `KeyWritePrefix`: the rule that applies to the prefix grants write, and no rule for a
+   * name under it grants less. Decided on the rules alone, for deletes whose keys this
+   * side cannot list (a recursive delete of global KV, carried out at global).
+   */
+  allowsKeyWritePrefix(prefix: string): boolean;
 }
 
 /** Consul's fixed AccessorID of the token used when a request names none. */
@@ -26,6 +33,7 @@ export const ANONYMOUS_TOKEN_ID = '00000000-0000-0000-0000-000000000002';
 export const allowAll: Authorizer = {
   accessorId: 'anonymous (ACLs disabled)',
   allows: () => true,
+  allowsKeyWritePrefix: () => true,
 };
 
 /**
@@ -40,13 +48,27 @@ export function requireAccess(
   access: Access,
 ): void {
   if (authz.allows(kind, name, access)) return;
+  throw denied(authz, kind, name, access);
+}
+
+/** Throw a 403 unless the token may write every key under `prefix` (see above). */
+export function requireKeyWritePrefix(authz: Authorizer, prefix: string): void {
+  if (!authz.allowsKeyWritePrefix(prefix)) throw denied(authz, 'key', prefix, 'write');
+}
+
+function denied(
+  authz: Authorizer,
+  kind: ResourceKind,
+  name: string,
+  access: Access,
+): PermissionDeniedError {
   const anonymous = authz.accessorId === ANONYMOUS_TOKEN_ID;
   const who = anonymous ? 'anonymous token' : `token with AccessorID '${authz.accessorId}'`;
   const on = kind === 'operator' || kind === 'acl' ? '' : ` on ${JSON.stringify(name)}`;
   const hint = anonymous
     ? '. The anonymous token is used implicitly when a request does not specify a token.'
     : '';
-  throw new PermissionDeniedError(
+  return new PermissionDeniedError(
     `Permission denied: ${who} lacks permission '${kind}:${access}'${on}${hint}`,
   );
 }

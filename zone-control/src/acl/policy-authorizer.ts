@@ -8,7 +8,9 @@
  *   writes under it even when `key_prefix "app/"` allows them;
  * - rules for the same name and kind from several policies merge with deny over write
  *   over list over read;
- * - write implies read, `list` allows reads; no matching rule denies (default deny).
+ * - write implies read, `list` allows reads; no matching rule denies (default deny);
+ * - a write to every key under a prefix (`KeyWritePrefix`) needs write on the prefix and
+ *   no rule under it that grants less.
  */
 import type { Access, Authorizer, ResourceKind } from './authorizer.ts';
 import type { NamedKind, PolicyRules, RuleLevel } from './rules.ts';
@@ -35,6 +37,17 @@ class KindRules {
     const map = prefix ? this.prefixMap : this.exact;
     map.set(name, merge(map.get(name), level));
     this.sorted = undefined;
+  }
+
+  /** The rule for `prefix` grants write and no rule for a name under it grants less. */
+  writePrefix(prefix: string): boolean {
+    if (!levelAllows(this.lookup(prefix), 'write')) return false;
+    for (const map of [this.exact, this.prefixMap]) {
+      for (const [name, level] of map) {
+        if (name.startsWith(prefix) && level !== 'write') return false;
+      }
+    }
+    return true;
   }
 
   lookup(name: string): RuleLevel | undefined {
@@ -74,9 +87,13 @@ export class RulesAuthorizer implements Authorizer {
     if (kind === 'acl') return levelAllows(this.acl, access);
     return levelAllows(this.kinds.get(kind)?.lookup(name), access);
   }
+
+  allowsKeyWritePrefix(prefix: string): boolean {
+    return this.kinds.get('key')?.writePrefix(prefix) ?? false;
+  }
 }
 
 /** A token linked to the builtin global-management policy may do anything. */
 export function managementAuthorizer(accessorId: string): Authorizer {
-  return { accessorId, allows: () => true };
+  return { accessorId, allows: () => true, allowsKeyWritePrefix: () => true };
 }

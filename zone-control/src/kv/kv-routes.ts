@@ -11,7 +11,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { InvalidArgumentError, MAX_VALUE_BYTES, ValueTooLargeError } from '../../../core/index.ts';
 import type { Store } from '../../../core/index.ts';
-import { requireAccess } from '../acl/authorizer.ts';
+import { requireAccess, requireKeyWritePrefix } from '../acl/authorizer.ts';
 import type { ApiDeps } from '../http/api-context.ts';
 import { stateOf } from '../http/api-context.ts';
 import type { RouteModule } from '../http/app.ts';
@@ -220,9 +220,12 @@ export function kvRoutes(globalKv: GlobalKv): RouteModule {
       const scopes = await globalKv.scopes();
       if (hasParam(ctx, 'recurse')) {
         validateConsulPrefix(key);
-        await requireTreeWrite(ctx, store, key);
         const globalPrefix = scopes.globalPrefixOf(key);
         if (globalPrefix !== undefined) {
+          // Global deletes its own tree, which may hold keys this zone's replica does not
+          // have yet: decide on the token's rules, as Consul's KeyWritePrefix does, not on
+          // the keys seen here.
+          requireKeyWritePrefix(authz, key);
           const ok = await writeGlobalKey(
             writeContext(ctx),
             { verb: 'delete-tree', key },
@@ -231,6 +234,7 @@ export function kvRoutes(globalKv: GlobalKv): RouteModule {
           replyJson(ctx, ok);
           return;
         }
+        await requireTreeWrite(ctx, store, key);
         // A tree that holds global prefixes would delete zone keys here and not the global
         // ones: refuse it whole rather than do half of it.
         const reached = scopes.globalPrefixesUnder(key);
