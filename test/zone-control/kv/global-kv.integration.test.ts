@@ -61,6 +61,18 @@ describe('global KV at a zone (scripted global, integration)', function () {
     return Buffer.from(entry?.Value ?? '', 'base64').toString();
   }
 
+  it('records the last contact with global while connected, so a crash does not reset the replica age', async () => {
+    const zone = await joinZone();
+    // Recorded at once on connecting, and refreshed while connected: a zone killed now
+    // (no orderly close to record it) still knows when it last heard from global.
+    const recorded = await eventually(
+      () => zone.zone.store.get('sync/last-contact'),
+      'sync/last-contact while connected',
+    );
+    expect(Number(recorded.value.toString())).to.be.within(Date.now() - 60_000, Date.now());
+    expect(zone.zone.globalSync?.contact().knownLeader).to.equal(true);
+  });
+
   it('serves global keys from the replica: reads, listings and blocking queries, with its age in the headers', async () => {
     global.set('global/a', 'one', 7);
     const east = await joinZone();

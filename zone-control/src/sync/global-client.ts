@@ -82,6 +82,9 @@ import type { ZoneResources } from './zone-resources.ts';
 
 export const CAUSEWAY_VERSION = '0.1.0';
 
+/** How often a connected zone records its last contact with global (see below). */
+const CONTACT_RECORD_MS = 10_000;
+
 /** Where the zone records the revision of each global resource type it applied. */
 export const globalRevisionKey = (type: ResourceType): string => `sync/rev/global/${type}`;
 
@@ -425,10 +428,21 @@ export class GlobalSyncClient implements Component, GlobalKv {
         channel,
         AbortSignal.any([signal, channelSignal(ended)]),
       );
+      // The last contact is kept in the store as it goes, not only when the connection
+      // ends: after a crash with global down, the replica's age must not restart at zero.
+      const recordContact = (): void => {
+        void saveLastContact(this.options.store, channel.lastSeen).catch((err: unknown) => {
+          this.#logger.warn({ err: String(err) }, 'could not record the last contact with global');
+        });
+      };
+      recordContact();
+      const contactTimer = setInterval(recordContact, CONTACT_RECORD_MS);
+      contactTimer.unref();
       const insight = setInterval(() => this.#sendInsight(channel), 5000);
       insight.unref();
       await ended;
       clearInterval(insight);
+      clearInterval(contactTimer);
       await watching;
       return true;
     } catch (err) {
