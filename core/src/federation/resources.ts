@@ -132,6 +132,14 @@ export const policyResourceName = (kind: string, namespace: string, name: string
   `${kind}/${namespace}/${name}`;
 
 /**
+ * The Meta key a zone adds to a global policy it applies (`"global"`), so `/v1/config`
+ * readers can tell it from the zone's own entries. Reserved: a policy may not set it, and
+ * may have one Meta key fewer than a config entry (64), leaving room for it.
+ */
+export const POLICY_ORIGIN_META = 'causeway-origin';
+export const MAX_POLICY_META_KEYS = 63;
+
+/**
  * `revocation`, named by the leaf's serial (lowercase hex, no leading zeros): a leaf the
  * zone issued and revoked, exactly as its CA records it at `ca/revoked/<serial>`. Every
  * zone trusts the same global root, so every zone must refuse it; the zone sends it until

@@ -11,7 +11,13 @@ import { MAX_VALUE_BYTES } from '../store/types.ts';
 import { validateKey } from '../store/validate.ts';
 import { MAX_KV_KEY_BYTES, kvResourceName } from './kv-scopes.ts';
 import type { ResourceValidator } from './resource-inbox.ts';
-import { GLOBAL_POLICY_KINDS, policyResourceName, remoteRevocationName } from './resources.ts';
+import {
+  GLOBAL_POLICY_KINDS,
+  MAX_POLICY_META_KEYS,
+  POLICY_ORIGIN_META,
+  policyResourceName,
+  remoteRevocationName,
+} from './resources.ts';
 import type { GlobalResourceType, ZoneResourceType } from './resources.ts';
 
 type Fields = Record<string, unknown>;
@@ -201,6 +207,28 @@ export function zoneResourceValidatorsFor(
   };
 }
 
+/**
+ * A global policy's Meta leaves room for the key a zone adds, and does not set it itself.
+ *
+ * @throws InvalidArgumentError naming `Meta`.
+ */
+export function checkPolicyMeta(meta: Record<string, string> | undefined): void {
+  if (meta === undefined) return;
+  if (Object.hasOwn(meta, POLICY_ORIGIN_META)) {
+    throw new InvalidArgumentError(
+      `Meta key ${JSON.stringify(POLICY_ORIGIN_META)} is reserved: zones set it on the global policies they apply`,
+      'Meta',
+    );
+  }
+  const count = Object.keys(meta).length;
+  if (count > MAX_POLICY_META_KEYS) {
+    throw new InvalidArgumentError(
+      `Meta has ${count} keys; a global policy may have at most ${MAX_POLICY_META_KEYS} (zones add ${JSON.stringify(POLICY_ORIGIN_META)})`,
+      'Meta',
+    );
+  }
+}
+
 /** Validators for what global sends a zone. */
 export const globalResourceValidators: Record<GlobalResourceType, ResourceValidator> = {
   'remote-service'(name, body) {
@@ -255,6 +283,7 @@ export const globalResourceValidators: Record<GlobalResourceType, ResourceValida
         'entry',
       );
     }
+    checkPolicyMeta(entry.Meta);
   },
   'remote-revocation'(name, body) {
     const v = object(body);

@@ -12,6 +12,7 @@ import {
   GLOBAL_POLICY_KINDS,
   InvalidArgumentError,
   checkKind,
+  checkPolicyMeta,
   decodeConfigEntry,
   deleteConfigEntry,
   listConfigEntries,
@@ -41,6 +42,7 @@ export class GlobalPolicies {
   async put(body: unknown, cas?: number): Promise<{ ok: boolean; index: number }> {
     const entry = decodeConfigEntry(body);
     policyKind(entry.Kind, 'Kind');
+    checkPolicyMeta(entry.Meta);
     return writeConfigEntry(this.store, entry, cas);
   }
 

@@ -60,4 +60,25 @@ describe('policy resources', () => {
         .message,
     ).to.match(/name/);
   });
+
+  it('keeps the Meta key zones add free: refuses it, and a 64th Meta key', () => {
+    const withMeta = (Meta: Record<string, string>) => ({
+      ...defaults,
+      entry: { ...defaults.entry, Meta },
+    });
+    expect(
+      refusal(() =>
+        globalResourceValidators.policy(
+          'service-defaults/default/api',
+          withMeta({ 'causeway-origin': 'x' }),
+        ),
+      ).message,
+    ).to.match(/reserved/);
+    const many = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, 'v']));
+    const err = refusal(() =>
+      globalResourceValidators.policy('service-defaults/default/api', withMeta(many)),
+    );
+    expect(err.field).to.equal('Meta');
+    expect(err.message).to.match(/at most 63/);
+  });
 });

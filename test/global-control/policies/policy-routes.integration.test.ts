@@ -100,6 +100,15 @@ forEachGlobalBackend('global policies API', { dev: false }, (env: GlobalTestEnv)
       'Protocol',
     ],
     ['malformed JSON', 'PUT', '/api/policies', '{', 400, /not valid JSON/, 'body'],
+    [
+      'a Meta key zones reserve',
+      'PUT',
+      '/api/policies',
+      { ...DEFAULTS, Meta: { 'causeway-origin': 'mine' } },
+      400,
+      /reserved/,
+      'Meta',
+    ],
     ['a bad cas', 'PUT', '/api/policies?cas=-1', DEFAULTS, 400, /cas must be an integer/, 'cas'],
     [
       'an unknown kind',

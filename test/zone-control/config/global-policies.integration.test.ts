@@ -2,8 +2,8 @@
  * Global policies at a real zone: a `policy` delta applied by the zone's inbox (with the
  * projection zone sync uses) shows up in `/v1/config` like a local entry, marked as
  * global; writes and deletes of it through `/v1/config` are refused with 409 and change
- * nothing; other entries stay writable; once global removes it, the zone may write the
- * name again.
+ * nothing; other entries stay writable; the zone entry a policy replaced comes back when
+ * global removes the policy.
  */
 import { expect } from 'chai';
 import { pino } from 'pino';
@@ -64,7 +64,7 @@ describe('global policies at a zone', () => {
       prefix: (type) => globalResourcePrefix(type),
       revisionKey: (type) => `sync/rev/global/${type}`,
       validators: globalResourceValidators,
-      projections: { policy: policyProjection() },
+      projections: { policy: policyProjection(zone.zone.store) },
       logger: pino({ level: 'silent' }),
     });
   });
@@ -121,11 +121,61 @@ describe('global policies at a zone', () => {
     expect((await call(zone, 'DELETE', '/v1/config/service-defaults/web')).status).to.equal(200);
   });
 
-  it('removes the entry when global removes the policy, and the zone may write the name again', async () => {
+  it('brings the zone entry the policy replaced back when global removes the policy, and the zone may write it again', async () => {
     const answer = await inbox.apply(delta({ revision: 'r.2' }));
     expect(answer).to.include({ type: 'ack' });
-    expect((await call(zone, 'GET', '/v1/config/service-defaults/api')).status).to.equal(404);
-    const put = await call(zone, 'PUT', '/v1/config?cas=0', API_DEFAULTS);
+    const restored = await call(zone, 'GET', '/v1/config/service-defaults/api');
+    expect(restored.json()).to.deep.include({ Protocol: 'tcp' });
+    expect((restored.json() as { Meta?: unknown }).Meta).to.equal(undefined);
+    const put = await call(zone, 'PUT', '/v1/config', { ...API_DEFAULTS, Protocol: 'grpc' });
     expect(put.json()).to.equal(true);
+  });
+
+  it('refuses a policy whose mirror would overwrite a zone write made meanwhile, and applies it on the next try', async () => {
+    const body = {
+      kind: 'service-defaults',
+      namespace: 'default',
+      name: 'api',
+      entry: API_DEFAULTS,
+    };
+    // A zone write lands between the projection's read and its transaction.
+    const store = zone.zone.store;
+    const racing = new ResourceInbox<GlobalResourceType>({
+      store,
+      prefix: (type) => globalResourcePrefix(type),
+      revisionKey: (type) => `sync/rev/global/${type}`,
+      validators: globalResourceValidators,
+      projections: {
+        policy: {
+          ...policyProjection(store),
+          async upsert(name, b) {
+            const ops = await policyProjection(store).upsert(name, b);
+            await call(zone, 'PUT', '/v1/config', { ...API_DEFAULTS, Protocol: 'http2' });
+            return ops;
+          },
+        },
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    const refused = await racing.apply(
+      delta({ revision: 'r.3', upserts: [{ name: NAME, version: 'v2', body }] }),
+    );
+    expect(refused).to.include({ type: 'nack' });
+    expect((await call(zone, 'GET', '/v1/config/service-defaults/api')).json()).to.deep.include({
+      Protocol: 'http2',
+    });
+    const applied = await inbox.apply(
+      delta({ revision: 'r.4', upserts: [{ name: NAME, version: 'v2', body }] }),
+    );
+    expect(applied).to.include({ type: 'ack' });
+    expect((await call(zone, 'GET', '/v1/config/service-defaults/api')).json()).to.deep.include({
+      Protocol: 'http',
+      Meta: { 'causeway-origin': 'global' },
+    });
+    // The zone's http2 entry waits aside until the policy goes.
+    await inbox.apply(delta({ revision: 'r.5' }));
+    expect((await call(zone, 'GET', '/v1/config/service-defaults/api')).json()).to.deep.include({
+      Protocol: 'http2',
+    });
   });
 });

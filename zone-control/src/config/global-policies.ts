@@ -4,7 +4,8 @@
  * and, in the same transaction, projects it to the zone's own `config/<kind>/<ns>/<name>`,
  * where proxy snapshots, exports and `/v1/config` already read config entries. So a
  * global policy works exactly like a local entry, and replaces a local one of the same
- * kind, namespace and name (global wins, as in Kuma).
+ * kind, namespace and name while it exists (global wins, as in Kuma); the local one is
+ * kept aside and comes back when global deletes the policy.
  *
  * The zone holds a global policy read-only: writing or deleting it through `/v1/config`
  * is refused, in a transaction guarded on the sync record, so a policy arriving at the
@@ -12,6 +13,7 @@
  */
 import {
   ConflictError,
+  POLICY_ORIGIN_META,
   configEntryKey,
   decodeConfigEntry,
   globalResourcePrefix,
@@ -27,33 +29,62 @@ import type {
 } from '../../../core/index.ts';
 
 /** Meta a global policy carries at a zone, so `/v1/config` readers can tell it apart. */
-export const ORIGIN_META = 'causeway-origin';
+export const ORIGIN_META = POLICY_ORIGIN_META;
 
 /** Where zone sync keeps the global policy of an entry key. */
 export function globalPolicyKey(kind: string, namespace: string, name: string): string {
   return globalResourcePrefix('policy') + policyResourceName(kind, namespace, name);
 }
 
-/** The inbox projection of `policy` resources onto the zone's config entries. */
-export function policyProjection(): ResourceProjection {
+/** Where a zone entry a global policy replaced waits to come back (`<kind>/<ns>/<name>`). */
+export const SHADOWED_PREFIX = 'sync/shadowed-config/';
+
+function isGlobalOrigin(value: Buffer): boolean {
+  try {
+    const stored = JSON.parse(value.toString()) as { Meta?: Record<string, string> };
+    return stored.Meta?.[ORIGIN_META] === 'global';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The inbox projection of `policy` resources onto the zone's config entries. A zone entry
+ * a policy replaces is kept aside and restored when global deletes the policy: global wins
+ * while the policy exists, and the zone loses nothing.
+ */
+export function policyProjection(store: Store): ResourceProjection {
   return {
-    upsert(_name, body) {
+    async upsert(name, body) {
       const policy = body as PolicyResource;
       // Stored as `/v1/config` stores an entry: decoded and normalised (the validator
       // already checked it decodes).
       const entry = decodeConfigEntry(policy.entry);
       const value = { ...entry, Meta: { ...entry.Meta, [ORIGIN_META]: 'global' } };
-      return [
-        {
-          op: 'set',
-          key: configEntryKey(entry.Kind, entry.Namespace, entry.Name),
-          value: Buffer.from(JSON.stringify(value)),
-        },
+      const key = configEntryKey(entry.Kind, entry.Namespace, entry.Name);
+      const current = await store.get(key);
+      const ops: TxnOp[] = [
+        // What was read is what is replaced: a zone write in between fails the delta
+        // (a NACK), and global's next attempt reads again.
+        current
+          ? { op: 'check-index', key, index: current.modifyIndex }
+          : { op: 'check-not-exists', key },
       ];
+      if (current && !isGlobalOrigin(current.value)) {
+        ops.push({ op: 'set', key: SHADOWED_PREFIX + name, value: current.value });
+      }
+      ops.push({ op: 'set', key, value: Buffer.from(JSON.stringify(value)) });
+      return ops;
     },
-    remove(name) {
+    async remove(name) {
       // Names are `<kind>/<namespace>/<name>`, the entry key's own suffix.
-      return Promise.resolve([{ op: 'delete', key: `config/${name}` }]);
+      const key = `config/${name}`;
+      const shadowed = await store.get(SHADOWED_PREFIX + name);
+      if (!shadowed) return [{ op: 'delete', key }];
+      return [
+        { op: 'set', key, value: shadowed.value },
+        { op: 'delete', key: SHADOWED_PREFIX + name },
+      ];
     },
   };
 }

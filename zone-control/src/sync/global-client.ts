@@ -341,7 +341,7 @@ export class GlobalSyncClient implements Component, GlobalKv {
       },
       projections: {
         kv: kvProjection(this.options.store, this.#logger),
-        policy: policyProjection(),
+        policy: policyProjection(this.options.store),
         'remote-revocation': revocationProjection(this.options.store, zone, this.#logger),
       },
       logger: this.#logger,
