@@ -21,7 +21,9 @@
  *
  * Env: BENCH_PROXIES (default 1000), BENCH_CHANGES (30), BENCH_CLIENT_PROCS (2),
  * BENCH_GAP_MS (300, pause between changes), BENCH_CPU_PROF=<dir> to profile zone b
- * (`node --cpu-prof`) and print its busiest functions, BENCH_NO_DOC=1 to leave the docs alone.
+ * (`node --cpu-prof`) and print its busiest functions while the changes ran (not while
+ * starting and connecting), BENCH_ZONE_ARGS to pass both zones more `causeway run zone`
+ * arguments (`--proxy-config-debounce 20ms`), BENCH_NO_DOC=1 to leave the docs alone.
  * Rewrites the "sync" section of docs/benchmarks.md; ends with the line
  * `sync: p99 X ms, N proxies, M KiB per proxy`.
  */
@@ -29,7 +31,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createCsr, formatSpiffeId, generateKeyPair } from '../core/index.ts';
 import { updateBenchDoc } from './lib/bench-doc.ts';
-import { profilesIn, topSelfTime } from './lib/cpu-profile.ts';
+import { monotonicUs, profilesIn, topSelfTime } from './lib/cpu-profile.ts';
+import type { ProfileWindow } from './lib/cpu-profile.ts';
 import { fmt, percentile } from './lib/measure.ts';
 import { treeCpuSeconds } from './lib/process-group.ts';
 import { epochMs } from './lib/sim-proxy.ts';
@@ -43,6 +46,8 @@ const CLIENT_PROCS = Number(process.env.BENCH_CLIENT_PROCS ?? 2);
 const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 300);
 /** Profile zone b (`node --cpu-prof`) into this directory and print its hottest functions. */
 const CPU_PROF = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
+/** Extra `causeway run zone` arguments for both zones, e.g. `--proxy-config-debounce 20ms`. */
+const ZONE_ARGS = (process.env.BENCH_ZONE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 const GOAL_P99_MS = 250;
 const TD = 'causeway.mesh';
 const API_INSTANCES = 3;
@@ -135,10 +140,12 @@ async function main(): Promise<void> {
   progress('starting global and zones a, b');
   const mesh = await startSyncMesh(['a', 'b'], {
     log: progress,
+    zoneArgs: ZONE_ARGS,
     ...(CPU_PROF ? { nodeArgs: { b: ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] } } : {}),
   });
   const [a, b] = mesh.zones as [MeshZone, MeshZone];
   const fleet = new SimProxyFleet(CLIENT_PROCS);
+  let changesWindow: ProfileWindow | undefined;
   try {
     await setUpZones(a, b);
     await waitForRemote(b, API_INSTANCES);
@@ -192,6 +199,7 @@ async function main(): Promise<void> {
     const changes: Change[] = [];
     let missed = 0;
     const phaseStarted = epochMs();
+    const phaseStartedUs = monotonicUs();
     for (let k = 1; k <= CHANGES; k++) {
       const fail = k % 2 === 1;
       const weight = fail ? API_INSTANCES - 1 : API_INSTANCES;
@@ -218,6 +226,7 @@ async function main(): Promise<void> {
       await sleep(GAP_MS);
     }
     const phaseS = (epochMs() - phaseStarted) / 1000;
+    changesWindow = { fromUs: phaseStartedUs, toUs: monotonicUs() };
     const fleetStats = await fleet.stats();
     const cpuPerChange = (s: number): number => (s * 1000) / CHANGES;
     const cpu = {
@@ -259,8 +268,11 @@ async function main(): Promise<void> {
     const verdict = last.p99 < GOAL_P99_MS ? 'met' : 'not met';
     const header =
       `Command: \`npm run bench:sync\` (BENCH_PROXIES=${PROXIES}, BENCH_CHANGES=${CHANGES}, ` +
-      `BENCH_CLIENT_PROCS=${CLIENT_PROCS}, BENCH_GAP_MS=${GAP_MS}; zones with the default ` +
-      `50 ms proxy-config debounce). Machine: ${os.cpus().length} cores, ` +
+      `BENCH_CLIENT_PROCS=${CLIENT_PROCS}, BENCH_GAP_MS=${GAP_MS}; ` +
+      (ZONE_ARGS.length > 0
+        ? `zones run with \`${ZONE_ARGS.join(' ')}\``
+        : "zones with the default proxy-config debounce, 50 ms, and 5 ms for zone sync's records") +
+      `). Machine: ${os.cpus().length} cores, ` +
       `${os.cpus()[0]?.model ?? 'unknown cpu'}, load average ${load.join(' ')} at start ` +
       `(shared with other work), Node ${process.version}. Goal p99 < ${GOAL_P99_MS} ms: ` +
       `${verdict}. Run at ${new Date(startedAt).toISOString()}.`;
@@ -280,8 +292,10 @@ async function main(): Promise<void> {
     await mesh.stop();
   }
   if (CPU_PROF) {
-    process.stderr.write(`zone b's busiest functions (self time, ${CPU_PROF}):\n`);
-    for (const t of await topSelfTime(await profilesIn(CPU_PROF), 25)) {
+    process.stderr.write(
+      `zone b's busiest functions during the changes (self time, ${CPU_PROF}):\n`,
+    );
+    for (const t of await topSelfTime(await profilesIn(CPU_PROF), 25, changesWindow)) {
       process.stderr.write(`  ${fmt(t.percent, 1)}%  ${fmt(t.ms)} ms  ${t.frame}\n`);
     }
   }

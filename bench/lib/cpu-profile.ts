@@ -12,8 +12,21 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  /** Microseconds on the monotonic clock `process.hrtime` reads, in every process. */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+/** A stretch of a run on the monotonic clock, in µs (`process.hrtime.bigint() / 1000n`). */
+export interface ProfileWindow {
+  fromUs: number;
+  toUs: number;
+}
+
+/** Now on the clock profiles are stamped with, for a {@link ProfileWindow}. */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 export interface SelfTime {
@@ -33,15 +46,26 @@ function frameName(node: ProfileNode): string {
   return `${name} (${file}:${lineNumber + 1})`;
 }
 
-/** Self time by function over every profile in `files`, largest first, idle time left out. */
-export async function topSelfTime(files: string[], limit = 20): Promise<SelfTime[]> {
+/**
+ * Self time by function over every profile in `files`, largest first, idle time left out;
+ * with `window`, only the samples taken in it (a benchmark's measured phase, without
+ * start-up and connecting).
+ */
+export async function topSelfTime(
+  files: string[],
+  limit = 20,
+  window?: ProfileWindow,
+): Promise<SelfTime[]> {
   const byFrame = new Map<string, number>();
   let totalUs = 0;
   for (const file of files) {
     const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
     const names = new Map(profile.nodes.map((n) => [n.id, frameName(n)]));
+    let at = profile.startTime;
     profile.samples.forEach((id, i) => {
       const us = profile.timeDeltas[i] ?? 0;
+      at += us;
+      if (window && (at < window.fromUs || at > window.toUs)) return;
       const frame = names.get(id) ?? '?';
       // Waiting is not cost: percentages are of the time the thread was busy.
       if (frame === '(idle)') return;

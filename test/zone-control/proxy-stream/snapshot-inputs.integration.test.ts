@@ -3,14 +3,15 @@
  * written into the zone's real store (as the sync client would) reach a connected proxy's
  * pushed snapshot — through this zone's gateway from the catalog, or directly to the
  * remote zone's gateway when this zone has none — and a zone that loses its healthy
- * instances drops out again.
+ * instances drops out again. Each input is read again only when its prefixes changed, and
+ * zone sync's records skip the local debounce (they were debounced upstream).
  */
 import { expect } from 'chai';
 import type { Endpoint, ProxyConfig } from '../../../core/index.ts';
 import { decodeProxyConfig } from '../../../core/index.ts';
 import { eventually } from '../../helpers/async.ts';
 import { StreamClient, helloFrame } from '../../helpers/proxy-stream-client.ts';
-import { forEachBackend } from '../../helpers/zone.ts';
+import { forEachBackend, startZone } from '../../helpers/zone.ts';
 import type { TestZone } from '../../helpers/zone.ts';
 
 function stored(body: unknown): Buffer {
@@ -67,6 +68,35 @@ forEachBackend('cross-zone endpoints in pushed snapshots', (env) => {
     await client.next('config');
     return client;
   }
+
+  // First: no proxy from an earlier test is disconnecting (a catalog write) meanwhile.
+  it('reads again only the input whose prefixes changed', async function () {
+    const inputs = env.zone.zone.proxyStream.inputs;
+    const first = await inputs.current();
+    await putRemoteService(env.zone, 'north', 2);
+    const second = await eventually(async () => {
+      const now = await inputs.current();
+      return now.remotes.services.some((s) => s.zone === 'north') ? now : undefined;
+    }, 'the remote record in the inputs');
+    expect(second).to.not.equal(first);
+    // Zone sync wrote only a remote record: the catalog and the config entries are reused.
+    expect(second.catalog).to.equal(first.catalog);
+    expect(second.entries).to.equal(first.entries);
+
+    await catalog(env.zone, '/v1/catalog/register', {
+      Node: 'inputs-node',
+      Address: '127.0.0.9',
+      Service: { ID: 'inputs-1', Service: 'inputs', Port: 8080 },
+    });
+    const third = await eventually(async () => {
+      const now = await inputs.current();
+      return now.catalog.instance('inputs-node', 'inputs-1') ? now : undefined;
+    }, 'the new instance in the inputs');
+    expect(third.remotes).to.equal(second.remotes);
+    expect(third.entries).to.equal(second.entries);
+    await env.zone.zone.store.delete('sync/global/remote-service/north/default/api');
+    await catalog(env.zone, '/v1/catalog/deregister', { Node: 'inputs-node' });
+  });
 
   it('adds a remote zone through the local gateway when zone sync records it, and drops it when it has no healthy instance', async function () {
     const client = await connectWeb('web-1');
@@ -140,5 +170,59 @@ forEachBackend('cross-zone endpoints in pushed snapshots', (env) => {
     );
     await new Promise((r) => setTimeout(r, 300));
     expect(client.all('config')).to.have.length(pushes);
+  });
+});
+
+describe('snapshot input debounces (integration)', function () {
+  let zone: TestZone | undefined;
+  let web: StreamClient | undefined;
+  before(async function () {
+    // A local debounce far longer than any test wait: what arrives sooner did not wait for it.
+    zone = await startZone({ proxyConfigDebounce: '20s' });
+  });
+  after(async function () {
+    web?.close();
+    await zone?.stop();
+  });
+
+  it('pushes what zone sync stored without the local debounce, and still debounces config entries', async function () {
+    const z = zone as TestZone;
+    const client = await StreamClient.connect(z);
+    web = client;
+    client.send(
+      await helloFrame({
+        service: 'web',
+        instanceId: 'web-d',
+        upstreams: [{ service: 'api', localPort: 9101 }],
+      }),
+    );
+    await client.next('config');
+    await z.zone.store.put(
+      'sync/global/remote-gateway/west/gw-w',
+      stored({
+        zone: 'west',
+        name: 'gw-w',
+        publicAddress: '198.51.100.9',
+        publicPort: 443,
+        health: 'passing',
+      }),
+    );
+    await putRemoteService(z, 'west', 2);
+    await eventually(
+      () => apiEndpoints(client).some((e) => e.zone === 'west') || undefined,
+      'the synced endpoint well before the 20 s debounce',
+      10_000,
+    );
+
+    const pushes = client.all('config').length;
+    // Would make the api listener HTTP: a change, but a local one, so it waits.
+    const res = await fetch(`${z.url}/v1/config`, {
+      method: 'PUT',
+      body: JSON.stringify({ Kind: 'service-defaults', Name: 'api', Protocol: 'http' }),
+    });
+    expect(res.status).to.equal(200);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(client.all('config')).to.have.length(pushes);
+    expect(latest(client).snapshot.outbound[0]?.protocol).to.equal('tcp');
   });
 });

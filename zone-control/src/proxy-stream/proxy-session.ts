@@ -14,7 +14,6 @@
  * heartbeat: a deleted or expired token loses its stream (a 403 `error` frame, then close)
  * instead of keeping it, and its leaves, for as long as the connection lasts.
  */
-import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import {
   decodeProxyMessage,
@@ -31,7 +30,6 @@ import type {
 import {
   InvalidArgumentError,
   PermissionDeniedError,
-  decodeProxyConfig,
   formatSpiffeId,
   isNotFound,
   trustBundlePems,
@@ -42,7 +40,10 @@ import { requireEntitlement } from '../ca/entitlement.ts';
 import type { IssuedLeaf, ZoneCa } from '../ca/zone-ca.ts';
 import { sessionKey } from './proxy-registrar.ts';
 import type { ProxyRegistrar } from './proxy-registrar.ts';
-import { buildSnapshot } from './snapshot-builder.ts';
+import { configFrame } from './config-frame.ts';
+import { pushNonce } from './push-nonce.ts';
+import { keyedShape } from './snapshot-cache.ts';
+import type { KeyedShape, SnapshotCache } from './snapshot-cache.ts';
 import type { SnapshotInputSource } from './snapshot-inputs.ts';
 
 /** What the zone API shows about a connected (or recently gone) proxy. */
@@ -74,9 +75,12 @@ export interface SessionHost {
   readonly ca: ZoneCa;
   readonly registrar: ProxyRegistrar;
   readonly inputs: SnapshotInputSource;
+  /** Snapshots built once per proxy shape (see `snapshot-cache.ts`). */
+  readonly snapshots: SnapshotCache;
   readonly logger: Logger;
   /** True once the zone is shutting down: dropped streams are then not the proxy's fault. */
   readonly stopping: boolean;
+  /** Show `status`; the host may keep the object, so update it and publish again. */
   publish(status: ProxyStatus): void;
   /** Make `session` the current stream of `key` (see `sessionKey`), closing an older one. */
   claim(session: ProxySession, key: string): void;
@@ -111,6 +115,8 @@ export class ProxySession {
   /** Config goes out only after the leaf and the bundle did. */
   #identitySent = false;
   #configVersion = 0;
+  /** The fields of its hello that its snapshot depends on, keyed (`snapshot-cache.ts`). */
+  #shape: KeyedShape | undefined;
   #lastSnapshot = '';
   /** Config pushes in order, one at a time. */
   #configChain: Promise<void> = Promise.resolve();
@@ -272,6 +278,7 @@ export class ProxySession {
     }
     this.host.claim(this, key);
     this.#hello = hello;
+    this.#shape = keyedShape(hello);
     this.#key = key;
     this.#spiffeId = spiffeId;
     this.status = {
@@ -382,9 +389,9 @@ export class ProxySession {
   }
 
   /**
-   * Build this proxy's snapshot from the current inputs and push it if it differs from
-   * the last one pushed (state of the world, version + 1, fresh nonce). Runs one at a time,
-   * so versions go out in order. A snapshot the proxy's own checks (`decodeProxyConfig`)
+   * Get this proxy's snapshot for the current inputs (built once per proxy shape, see
+   * `snapshot-cache.ts`) and push it if it differs from the last one pushed (state of the
+   * world, version + 1, fresh nonce). Runs one at a time, so versions go out in order. A snapshot the proxy's own checks (`decodeProxyConfig`)
    * would refuse is not pushed: it is logged and recorded as the status's `configError`,
    * and the proxy keeps its last good one. A failed build is logged, and the next change
    * retries.
@@ -393,31 +400,25 @@ export class ProxySession {
     const next = this.#configChain.then(async () => {
       const hello = this.#hello;
       if (!hello || this.#closed || !this.#identitySent) return;
-      const snapshot = buildSnapshot(await this.host.inputs.current(), hello);
-      // The builder is pure and builds in a fixed order: equal inputs give equal text.
-      const text = JSON.stringify(snapshot);
-      if (text === this.#lastSnapshot) return;
+      // Built once per proxy shape and input version, shared by every session of the shape.
+      const shape = this.#shape as KeyedShape;
+      const { text, invalid } = this.host.snapshots.get(await this.host.inputs.current(), shape);
+      if (this.#closed || text === this.#lastSnapshot) return;
       const status = this.status as ProxyStatus;
-      try {
-        decodeProxyConfig(snapshot);
-      } catch (err) {
-        const reason = (err as Error).message;
-        if (status.configError !== reason) {
+      if (invalid !== undefined) {
+        if (status.configError !== invalid) {
           this.logger.error(
-            { instance: hello.instanceId, service: hello.service, err: reason },
+            { instance: hello.instanceId, service: hello.service, err: invalid },
             'the config snapshot built for this proxy is invalid; not pushed',
           );
-          status.configError = reason;
+          status.configError = invalid;
           this.host.publish(status);
         }
         return;
       }
       this.#lastSnapshot = text;
-      this.#send({
-        type: 'config',
-        ...this.#nextPush('config', ++this.#configVersion),
-        snapshot: snapshot as unknown as Record<string, unknown>,
-      });
+      const { version, nonce } = this.#nextPush('config', ++this.#configVersion);
+      this.#sendText(configFrame(version, nonce, text));
       status.configVersion = this.#configVersion;
       delete status.configError;
       this.host.publish(status);
@@ -458,7 +459,7 @@ export class ProxySession {
   }
 
   #nextPush(kind: PushKind, version: number): { version: number; nonce: string } {
-    const push = { version, nonce: randomBytes(8).toString('hex') };
+    const push = { version, nonce: pushNonce() };
     this.#pending.set(kind, push);
     return push;
   }
@@ -487,7 +488,11 @@ export class ProxySession {
   }
 
   #send(message: ZoneMessage): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+    this.#sendText(JSON.stringify(message));
+  }
+
+  #sendText(frame: string): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(frame);
   }
 
   /** Answer an `error` frame and close: a stream that sent garbage is not trusted further. */

@@ -95,27 +95,68 @@ function clusterName(t: Target): string {
   return t.subset === '' ? base : `${base}~${t.subset}`;
 }
 
-/** Build the snapshot for the proxy that sent `hello`. */
-export function buildSnapshot(inputs: SnapshotInputs, hello: HelloMessage): ProxyConfig {
+/**
+ * The part of a proxy's hello its snapshot depends on, and all of it: the identity
+ * (service, namespace: authorization and service-defaults), the inbound port and app
+ * protocol, and the upstreams with their local ports, in order. Instance ID, node,
+ * address, meta, tags and the CSR do not change a snapshot, so proxies that agree on
+ * these fields get the same one (`snapshot-cache.ts` builds it once for all of them). The
+ * builder takes only this type, so it cannot read a field the cache's key leaves out.
+ */
+export type ProxyShape = Pick<
+  HelloMessage,
+  'service' | 'namespace' | 'port' | 'appProtocol' | 'upstreams'
+>;
+
+/**
+ * A copy of `hello`'s {@link ProxyShape} fields and nothing else, in a fixed order, so its
+ * JSON is a canonical key. Typed so that a field added to `ProxyShape` or `Upstream` must
+ * be copied here too, optional or not (an unset `zone` is undefined, which JSON leaves out
+ * just as the builder ignores it).
+ */
+export function proxyShape(hello: ProxyShape): ProxyShape {
+  const shape: Complete<ProxyShape> = {
+    service: hello.service,
+    namespace: hello.namespace,
+    port: hello.port,
+    appProtocol: hello.appProtocol,
+    upstreams: hello.upstreams.map((u) => {
+      const upstream: Complete<Upstream> = {
+        service: u.service,
+        namespace: u.namespace,
+        localPort: u.localPort,
+        zone: u.zone,
+      };
+      return upstream;
+    }),
+  };
+  return shape;
+}
+
+/** Every key of `T`, optional ones included (their values may still be undefined). */
+type Complete<T> = { [K in keyof Required<T>]: T[K] };
+
+/** Build the snapshot for a proxy of this shape (a hello will do: it has every field). */
+export function buildSnapshot(inputs: SnapshotInputs, proxy: ProxyShape): ProxyConfig {
   const { entries } = inputs;
-  const own = entries.get('service-defaults', hello.namespace, hello.service);
+  const own = entries.get('service-defaults', proxy.namespace, proxy.service);
   const targets = new Map<string, Target>();
-  const outbound = hello.upstreams.map((u) => buildListener(inputs, u, targets));
+  const outbound = proxy.upstreams.map((u) => buildListener(inputs, u, targets));
   const upstreamDefaults = own?.UpstreamConfig?.Defaults;
   const gateways = localGateways(inputs.catalog, inputs.zone);
   const clusters = [...targets.values()]
     .map((t) => buildCluster(inputs, t, upstreamDefaults, gateways))
     .sort((a, b) => compare(a.name, b.name));
-  const inboundProtocol = inboundProtocolOf(own, hello.appProtocol);
+  const inboundProtocol = inboundProtocolOf(own, proxy.appProtocol);
   return {
-    service: hello.service,
-    namespace: hello.namespace,
+    service: proxy.service,
+    namespace: proxy.namespace,
     zone: inputs.zone,
     trustDomain: inputs.trustDomain,
     inbound: {
-      port: hello.port,
+      port: proxy.port,
       protocol: inboundProtocol,
-      authorization: buildAuthorization(entries, hello, inboundProtocol),
+      authorization: buildAuthorization(entries, proxy, inboundProtocol),
     },
     outbound,
     clusters,
@@ -398,12 +439,12 @@ function catalogEndpoints(
 
 function buildAuthorization(
   entries: ConfigEntrySet,
-  hello: HelloMessage,
+  proxy: Pick<ProxyShape, 'service' | 'namespace'>,
   protocol: 'tcp' | 'http',
 ): Authorization {
   const sources: IntentionSource[] = [];
-  for (const name of [hello.service, '*']) {
-    const entry = entries.get('service-intentions', hello.namespace, name);
+  for (const name of [proxy.service, '*']) {
+    const entry = entries.get('service-intentions', proxy.namespace, name);
     for (const s of entry?.Sources ?? []) {
       sources.push({ ...s, Precedence: s.Precedence ?? 0 });
     }

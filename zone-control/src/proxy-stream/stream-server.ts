@@ -25,6 +25,7 @@ import type { ZoneCa } from '../ca/zone-ca.ts';
 import { ProxyRegistrar, sessionKey } from './proxy-registrar.ts';
 import { ProxySession } from './proxy-session.ts';
 import type { ProxyStatus, SessionHost } from './proxy-session.ts';
+import { SnapshotCache } from './snapshot-cache.ts';
 import { SnapshotInputSource } from './snapshot-inputs.ts';
 
 export interface ProxyStreamOptions {
@@ -45,6 +46,11 @@ export interface ProxyStreamOptions {
   checkTtlMs?: number;
   /** Quiet time after a catalog or config entry change before snapshots are rebuilt. @default 50 */
   debounceMs?: number;
+  /**
+   * Quiet time after zone sync stored another zone's change (already debounced by that
+   * zone and by global; see `snapshot-inputs.ts`), at most `debounceMs`. @default 5
+   */
+  syncDebounceMs?: number;
 }
 
 export class ProxyStreamServer implements Component, SessionHost {
@@ -64,6 +70,7 @@ export class ProxyStreamServer implements Component, SessionHost {
   readonly logger: Logger;
   readonly registrar: ProxyRegistrar;
   readonly inputs: SnapshotInputSource;
+  readonly snapshots = new SnapshotCache();
   private readonly addr: HostPort;
   private readonly authorizeToken: (secret: string) => Promise<Authorizer>;
   private readonly requireToken: boolean;
@@ -92,6 +99,7 @@ export class ProxyStreamServer implements Component, SessionHost {
       () => this.ca.state.trustDomain,
       this.logger,
       options.debounceMs ?? 50,
+      options.syncDebounceMs ?? 5,
     );
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     this.#server.on('upgrade', (req, socket, head) => {
@@ -129,9 +137,17 @@ export class ProxyStreamServer implements Component, SessionHost {
     return this.#stopping;
   }
 
+  /**
+   * Show `status` for its proxy. Kept as given, not copied: a session publishes on every
+   * push and every ACK (two thousand times per change with a thousand proxies), and
+   * {@link statuses} copies when the API reads them.
+   */
   publish(status: ProxyStatus): void {
-    this.#statuses.set(sessionKey(status), { ...status, acked: { ...status.acked } });
-    this.#pruneStatuses();
+    const key = sessionKey(status);
+    // Only a new key can grow the map, so only then is it worth a pass over every entry.
+    const added = !this.#statuses.has(key);
+    this.#statuses.set(key, status);
+    if (added) this.#pruneStatuses();
   }
 
   claim(session: ProxySession, key: string): void {
@@ -186,9 +202,9 @@ export class ProxyStreamServer implements Component, SessionHost {
    */
   statuses(): ProxyStatus[] {
     this.#pruneStatuses();
-    return [...this.#statuses.values()].sort(
-      (a, b) => a.instanceId.localeCompare(b.instanceId) || a.node.localeCompare(b.node),
-    );
+    return [...this.#statuses.values()]
+      .map((status) => ({ ...status, acked: { ...status.acked } }))
+      .sort((a, b) => a.instanceId.localeCompare(b.instanceId) || a.node.localeCompare(b.node));
   }
 
   async start(signal: AbortSignal): Promise<void> {
