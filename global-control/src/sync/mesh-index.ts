@@ -54,8 +54,11 @@ export class MeshIndex {
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
-    /** Quiet time after a change before listeners hear of it. @default 20 */
-    private readonly debounceMs = 20,
+    /**
+     * Quiet time after a change before listeners hear of it. A zone's delta lands as one
+     * transaction, so a few ms gather it whole. @default 5
+     */
+    private readonly debounceMs = 5,
   ) {}
 
   /** Call `listener` (debounced) whenever any zone's resources change. */
