@@ -51,6 +51,12 @@ export interface InboxOptions<T extends ResourceType> {
   validators: Record<T, ResourceValidator>;
   /** Mirrors of some types' resources, written with them. */
   projections?: Partial<Record<T, ResourceProjection>>;
+  /**
+   * Checks put at the head of every transaction of a delta (global: the zone's record is
+   * still the one read, so a session racing its zone's deletion cannot write after it).
+   * A failed guard refuses the delta (NACK) and the store keeps what it had.
+   */
+  guard?: () => Promise<TxnOp[]>;
   logger: Logger;
   now?: () => number;
 }
@@ -224,17 +230,18 @@ export class ResourceInbox<T extends ResourceType> {
 
   /** Write the groups in transactions of at most MAX_TXN_OPS ops, never splitting a group. */
   async #write(groups: TxnOp[][]): Promise<void> {
+    const guard = (await this.options.guard?.()) ?? [];
     let batch: TxnOp[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const result = await this.options.store.txn(batch);
+      const result = await this.options.store.txn([...guard, ...batch]);
       batch = [];
       if (!result.ok) {
         throw new InvalidArgumentError(result.errors.map((e) => e.what).join('; '));
       }
     };
     for (const group of groups) {
-      if (batch.length + group.length > MAX_TXN_OPS) await flush();
+      if (guard.length + batch.length + group.length > MAX_TXN_OPS) await flush();
       batch.push(...group);
     }
     await flush();

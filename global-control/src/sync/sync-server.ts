@@ -41,6 +41,7 @@ import type {
   Logger,
   Store,
   SyncStatusSource,
+  TxnOp,
   ZoneSyncStatus,
 } from '../../../core/index.ts';
 import { GlobalKv } from '../kv/global-kv.ts';
@@ -70,6 +71,12 @@ export interface SyncRegistry {
   names(): Promise<string[]>;
   /** Called when any zone record changes (created, disabled, deleted). */
   onChange(listener: () => void): () => void;
+  /**
+   * Store checks every write of the zone's synced resources carries: the zone's record is
+   * unchanged since read, so nothing lands after the zone was deleted. @throws when the
+   * zone no longer exists.
+   */
+  syncGuard?(zone: string): Promise<TxnOp[]>;
 }
 
 export interface SyncServerOptions {

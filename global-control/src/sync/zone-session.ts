@@ -98,6 +98,9 @@ export class ZoneSession {
       revisionKey: (type) => zoneRevisionKey(who.zone, type),
       // A zone revokes only its own leaves: one naming another zone is NACKed.
       validators: zoneResourceValidatorsFor(who.zone),
+      ...(server.options.registry.syncGuard
+        ? { guard: () => server.options.registry.syncGuard?.(who.zone) ?? Promise.resolve([]) }
+        : {}),
       logger: this.#logger,
     });
     this.#channel = new SyncChannel<SessionFrame, GlobalToZone>({
@@ -136,6 +139,8 @@ export class ZoneSession {
   /** Other zones' resources changed: recompute what this zone should have. */
   meshChanged(): void {
     if (!this.#outbox) return;
+    // A zone global had not heard from may be known now: full sets stop retaining it.
+    void this.#refreshRetain();
     this.#outbox.changed('remote-service');
     this.#outbox.changed('remote-gateway');
     this.#outbox.changed('remote-revocation');
@@ -250,12 +255,21 @@ export class ZoneSession {
       logger: this.#logger,
     });
     this.#channel.attachOutbox(this.#outbox as ResourceOutbox<ResourceType>);
-    this.#retain = this.server.mesh.retainFor(await this.server.options.registry.names());
+    await this.#refreshRetain();
     this.#outbox.start(hello.resume);
     this.#publish();
   }
 
   #retain: string[] = [];
+
+  async #refreshRetain(): Promise<void> {
+    try {
+      this.#retain = this.server.mesh.retainFor(await this.server.options.registry.names());
+    } catch (err) {
+      // Keep the last list: retaining too much only delays a removal until the next set.
+      this.#logger.warn({ err: String(err) }, 'could not list the zones to retain');
+    }
+  }
 
   /**
    * Write to global KV for the zone (its ACLs already allowed it) and answer with the

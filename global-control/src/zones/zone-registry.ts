@@ -17,7 +17,7 @@ import {
   validateSpiffeSegment,
   zoneResourcePrefix,
 } from '../../../core/index.ts';
-import type { Component, Logger, Store, ZoneKind } from '../../../core/index.ts';
+import type { Component, Logger, Store, TxnOp, ZoneKind } from '../../../core/index.ts';
 import type { ZoneTokenRequest } from '../ca/global-ca.ts';
 import { ZONES_PREFIX, decodeZone, encodeZone, zoneKey } from './zone-record.ts';
 import type { StoredZone, ZoneRecord } from './zone-record.ts';
@@ -193,6 +193,21 @@ export class ZoneRegistry implements Component {
       }
     }
     throw new ConflictError(`zone "${name}" kept changing while it was being deleted; try again`);
+  }
+
+  /**
+   * What every write of `name`'s synced resources checks: its record is the one read now.
+   * A delete of the zone removes its resources in one transaction with the record, so a
+   * session still applying a delta either lands before it (and is deleted with it) or
+   * fails here, never after it. (Any other change to the record, like a token rotation,
+   * fails one delta; the zone resends it.)
+   *
+   * @throws ZoneNotAllowedError when the zone no longer exists.
+   */
+  async syncGuard(name: string): Promise<TxnOp[]> {
+    const entry = await this.#store.get(zoneKey(name));
+    if (!entry) throw new ZoneNotAllowedError(`zone "${name}" no longer exists`);
+    return [{ op: 'check-index', key: zoneKey(name), index: entry.modifyIndex }];
   }
 
   /**
