@@ -5,11 +5,15 @@
 import type { Context } from 'koa';
 import { InvalidArgumentError, ValueTooLargeError } from '../../../core/index.ts';
 
-/** The body parsed as JSON (`{}` when empty); oversize is 413, malformed JSON 400. */
-export async function readJsonBody(ctx: Context, limit: number): Promise<unknown> {
+/**
+ * The raw body, refused with 413 (naming `field`) past `limit` bytes before it is
+ * buffered whole: a declared length is checked first, a chunked body as it arrives.
+ */
+export async function readBodyBytes(ctx: Context, limit: number, field: string): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || NaN);
   if (Number.isFinite(declared) && declared > limit) {
-    throw new ValueTooLargeError(declared, limit, 'body');
+    ctx.set('Connection', 'close');
+    throw new ValueTooLargeError(declared, limit, field);
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -18,13 +22,19 @@ export async function readJsonBody(ctx: Context, limit: number): Promise<unknown
     if (size > limit) {
       // The rest is not read; close after answering so it is not parsed as a request.
       ctx.set('Connection', 'close');
-      throw new ValueTooLargeError(size, limit, 'body');
+      throw new ValueTooLargeError(size, limit, field);
     }
     chunks.push(chunk);
   }
-  if (size === 0) return {};
+  return Buffer.concat(chunks, size);
+}
+
+/** The body parsed as JSON (`{}` when empty); oversize is 413, malformed JSON 400. */
+export async function readJsonBody(ctx: Context, limit: number): Promise<unknown> {
+  const body = await readBodyBytes(ctx, limit, 'body');
+  if (body.length === 0) return {};
   try {
-    return JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch (err) {
     throw new InvalidArgumentError(`the body is not valid JSON: ${(err as Error).message}`, 'body');
   }

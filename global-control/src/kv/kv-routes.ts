@@ -15,14 +15,10 @@
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import {
-  InvalidArgumentError,
-  MAX_VALUE_BYTES,
-  NotFoundError,
-  ValueTooLargeError,
-} from '../../../core/index.ts';
+import { InvalidArgumentError, MAX_VALUE_BYTES, NotFoundError } from '../../../core/index.ts';
 import type { Entry, KvWriteOp } from '../../../core/index.ts';
 import type { GlobalApiDeps } from '../http/app.ts';
+import { readBodyBytes } from '../http/body.ts';
 import { checkKvKey } from './global-kv.ts';
 
 const KV_PATH = '/api/kv{/*key}';
@@ -88,24 +84,8 @@ function uintParam(ctx: Context, name: string): number | undefined {
 }
 
 /** The raw body: refused with 413 past 512 KiB, before it is buffered whole. */
-async function readValue(ctx: Context): Promise<Buffer> {
-  const declared = Number(ctx.get('content-length') || NaN);
-  if (Number.isFinite(declared) && declared > MAX_VALUE_BYTES) {
-    ctx.set('Connection', 'close');
-    throw new ValueTooLargeError(declared, MAX_VALUE_BYTES, 'value');
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_VALUE_BYTES) {
-      // The rest is not read; close after answering so it is not parsed as a request.
-      ctx.set('Connection', 'close');
-      throw new ValueTooLargeError(size, MAX_VALUE_BYTES, 'value');
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+function readValue(ctx: Context): Promise<Buffer> {
+  return readBodyBytes(ctx, MAX_VALUE_BYTES, 'value');
 }
 
 export function kvRoutes(router: Router, deps: GlobalApiDeps): void {
