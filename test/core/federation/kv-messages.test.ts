@@ -6,15 +6,7 @@ import {
   globalResourceValidators,
   kvResourceName,
 } from '../../../core/index.ts';
-
-function refusal(fn: () => unknown): { message: string; field?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { message: string; field?: string };
-  }
-  throw new Error('expected a refusal');
-}
+import { refusal } from '../../helpers/refusal.ts';
 
 const write = (op: Record<string, unknown>, id: unknown = 'w1') =>
   JSON.stringify({ type: 'kv-write', id, op });

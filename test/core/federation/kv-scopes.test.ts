@@ -5,15 +5,7 @@ import {
   kvResourceName,
   validateGlobalKvPrefixes,
 } from '../../../core/index.ts';
-
-function refusal(fn: () => unknown): { message: string; field?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { message: string; field?: string };
-  }
-  throw new Error('expected a refusal');
-}
+import { refusal } from '../../helpers/refusal.ts';
 
 describe('KV scopes', () => {
   const scopes = new KvScopes(['global/', 'config/shared/']);

@@ -1,14 +1,6 @@
 import { expect } from 'chai';
 import { globalResourceValidators, policyResourceName } from '../../../core/index.ts';
-
-function refusal(fn: () => unknown): { message: string; field?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { message: string; field?: string };
-  }
-  throw new Error('expected a refusal');
-}
+import { refusal } from '../../helpers/refusal.ts';
 
 const defaults = {
   kind: 'service-defaults',

@@ -11,13 +11,13 @@ import {
   openStore,
 } from '../../../core/index.ts';
 import type {
-  DeltaMessage,
   GlobalResourceType,
   KvResource,
   ResourceProjection,
   Store,
   StoredResource,
 } from '../../../core/index.ts';
+import { syncDelta } from '../../helpers/sync-delta.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -46,24 +46,6 @@ function item(key: string, value: string, flags = 0) {
   };
 }
 
-let nonce = 0;
-function delta(over: Partial<DeltaMessage<'kv'>>): DeltaMessage {
-  return {
-    type: 'delta',
-    resourceType: 'kv',
-    nonce: `n${++nonce}`,
-    revision: 'r.1',
-    baseRevision: '',
-    full: true,
-    retain: [],
-    more: false,
-    chunk: 0,
-    upserts: [],
-    removes: [],
-    ...over,
-  };
-}
-
 describe('resource inbox projections', () => {
   let store: Store;
   let inbox: ResourceInbox<GlobalResourceType>;
@@ -83,7 +65,9 @@ describe('resource inbox projections', () => {
 
   it('mirrors upserts and removals, and a full set removes the mirrors of what it lacks', async () => {
     const many = Array.from({ length: 40 }, (_, i) => item(`global/k${i}`, `v${i}`));
-    const first = await inbox.apply(delta({ upserts: [item('global/a b/é', 'one', 7), ...many] }));
+    const first = await inbox.apply(
+      syncDelta('kv', { revision: 'r.1', upserts: [item('global/a b/é', 'one', 7), ...many] }),
+    );
     expect(first).to.include({ type: 'ack' });
     const mirrored = await store.get('kv/global/a b/é');
     expect(mirrored?.value.toString()).to.equal('one');
@@ -92,7 +76,7 @@ describe('resource inbox projections', () => {
     expect((await store.list('kv/')).entries).to.have.length(41);
 
     await inbox.apply(
-      delta({
+      syncDelta('kv', {
         full: false,
         revision: 'r.2',
         baseRevision: 'r.1',
@@ -102,7 +86,7 @@ describe('resource inbox projections', () => {
     expect(await store.get('kv/global/k0')).to.equal(null);
     expect(await store.get('sync/global/kv/' + kvResourceName('global/k0'))).to.equal(null);
 
-    await inbox.apply(delta({ revision: 'r.3', upserts: [item('global/a b/é', 'two')] }));
+    await inbox.apply(syncDelta('kv', { revision: 'r.3', upserts: [item('global/a b/é', 'two')] }));
     expect((await store.list('kv/')).entries.map((e) => e.key)).to.deep.equal(['kv/global/a b/é']);
     expect((await store.get('kv/global/a b/é'))?.value.toString()).to.equal('two');
   });
@@ -123,7 +107,7 @@ describe('resource inbox projections', () => {
       logger,
     });
     await store.put('kv/taken', Buffer.from('x'));
-    const answer = await inboxBad.apply(delta({ upserts: [item('global/a', 'one')] }));
+    const answer = await inboxBad.apply(syncDelta('kv', { upserts: [item('global/a', 'one')] }));
     expect(answer).to.include({ type: 'nack' });
     expect(await store.get('sync/global/kv/' + kvResourceName('global/a'))).to.equal(null);
     expect(await store.get('sync/rev/global/kv')).to.equal(null);

@@ -12,15 +12,7 @@ import {
   zoneResourceValidatorsFor,
 } from '../../../core/index.ts';
 import type { RemoteRevocationResource, RevocationResource } from '../../../core/index.ts';
-
-function refusal(fn: () => unknown): { message: string; field?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { message: string; field?: string };
-  }
-  throw new Error('expected a refusal');
-}
+import { refusal } from '../../helpers/refusal.ts';
 
 const revoked: RevocationResource = {
   serial: '3f9a0c77d1e2b4a5968778695a4b3c2d',

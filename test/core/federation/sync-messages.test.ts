@@ -6,6 +6,7 @@ import {
   globalResourceValidators,
   zoneResourceValidators,
 } from '../../../core/index.ts';
+import { refusal } from '../../helpers/refusal.ts';
 
 const delta = (over: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -19,15 +20,6 @@ const delta = (over: Record<string, unknown> = {}) =>
     removes: [],
     ...over,
   });
-
-function refusal(fn: () => unknown): { message: string; field?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { message: string; field?: string };
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('zone sync messages', () => {
   it('decodes a hello with resume revisions of global types only, ignoring types it does not know', () => {

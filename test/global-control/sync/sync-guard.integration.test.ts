@@ -6,9 +6,10 @@
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { ResourceInbox, zoneResourcePrefix, zoneResourceValidators } from '../../../core/index.ts';
-import type { DeltaMessage, ZoneResourceType } from '../../../core/index.ts';
+import type { ZoneResourceType } from '../../../core/index.ts';
 import { startGlobal } from '../../helpers/global.ts';
 import type { TestGlobal } from '../../helpers/global.ts';
+import { syncDelta } from '../../helpers/sync-delta.ts';
 
 const instance = {
   service: 'api',
@@ -23,21 +24,7 @@ const instance = {
   meta: {},
 };
 
-function delta(revision: string): DeltaMessage {
-  return {
-    type: 'delta',
-    resourceType: 'instance',
-    nonce: revision,
-    revision,
-    baseRevision: '',
-    full: true,
-    retain: [],
-    more: false,
-    chunk: 0,
-    upserts: [{ name: 'default/api/n1/api-1', version: revision, body: instance }],
-    removes: [],
-  };
-}
+const apiInstance = { name: 'default/api/n1/api-1', version: 'v1', body: instance };
 
 describe('zone sync writes guarded by the zone record (integration)', function () {
   let global: TestGlobal;
@@ -70,7 +57,7 @@ describe('zone sync writes guarded by the zone record (integration)', function (
       },
       logger: pino({ level: 'silent' }),
     });
-    const answer = await inbox.apply(delta('r.1'));
+    const answer = await inbox.apply(syncDelta('instance', { upserts: [apiInstance] }));
     await deleted;
     expect(answer).to.include({ type: 'nack' });
     expect((await store.list(zoneResourcePrefix('east'))).entries).to.deep.equal([]);
@@ -84,7 +71,9 @@ describe('zone sync writes guarded by the zone record (integration)', function (
       guard: () => zones.syncGuard('east'),
       logger: pino({ level: 'silent' }),
     });
-    expect(await late.apply(delta('r.2'))).to.include({ type: 'nack' });
+    expect(await late.apply(syncDelta('instance', { upserts: [apiInstance] }))).to.include({
+      type: 'nack',
+    });
     expect((await store.list(zoneResourcePrefix('east'))).entries).to.deep.equal([]);
   });
 });

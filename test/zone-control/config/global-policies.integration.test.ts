@@ -13,10 +13,11 @@ import {
   globalResourceValidators,
   policyResourceName,
 } from '../../../core/index.ts';
-import type { DeltaMessage, GlobalResourceType } from '../../../core/index.ts';
+import type { GlobalResourceType } from '../../../core/index.ts';
 import { policyProjection } from '../../../zone-control/src/config/global-policies.ts';
 import { startZone } from '../../helpers/zone.ts';
 import type { TestZone } from '../../helpers/zone.ts';
+import { syncDelta } from '../../helpers/sync-delta.ts';
 
 async function call(
   zone: TestZone,
@@ -34,24 +35,6 @@ async function call(
 
 const API_DEFAULTS = { Kind: 'service-defaults', Name: 'api', Protocol: 'http' };
 const NAME = policyResourceName('service-defaults', 'default', 'api');
-
-let nonce = 0;
-function delta(over: Partial<DeltaMessage<'policy'>>): DeltaMessage {
-  return {
-    type: 'delta',
-    resourceType: 'policy',
-    nonce: `n${++nonce}`,
-    revision: 'r.1',
-    baseRevision: '',
-    full: true,
-    retain: [],
-    more: false,
-    chunk: 0,
-    upserts: [],
-    removes: [],
-    ...over,
-  };
-}
 
 describe('global policies at a zone', () => {
   let zone: TestZone;
@@ -74,7 +57,7 @@ describe('global policies at a zone', () => {
     const local = await call(zone, 'PUT', '/v1/config', { ...API_DEFAULTS, Protocol: 'tcp' });
     expect(local.json()).to.equal(true);
     const answer = await inbox.apply(
-      delta({
+      syncDelta('policy', {
         upserts: [
           {
             name: NAME,
@@ -122,7 +105,7 @@ describe('global policies at a zone', () => {
   });
 
   it('brings the zone entry the policy replaced back when global removes the policy, and the zone may write it again', async () => {
-    const answer = await inbox.apply(delta({ revision: 'r.2' }));
+    const answer = await inbox.apply(syncDelta('policy', { revision: 'r.2' }));
     expect(answer).to.include({ type: 'ack' });
     const restored = await call(zone, 'GET', '/v1/config/service-defaults/api');
     expect(restored.json()).to.deep.include({ Protocol: 'tcp' });
@@ -158,14 +141,14 @@ describe('global policies at a zone', () => {
       logger: pino({ level: 'silent' }),
     });
     const refused = await racing.apply(
-      delta({ revision: 'r.3', upserts: [{ name: NAME, version: 'v2', body }] }),
+      syncDelta('policy', { revision: 'r.3', upserts: [{ name: NAME, version: 'v2', body }] }),
     );
     expect(refused).to.include({ type: 'nack' });
     expect((await call(zone, 'GET', '/v1/config/service-defaults/api')).json()).to.deep.include({
       Protocol: 'http2',
     });
     const applied = await inbox.apply(
-      delta({ revision: 'r.4', upserts: [{ name: NAME, version: 'v2', body }] }),
+      syncDelta('policy', { revision: 'r.4', upserts: [{ name: NAME, version: 'v2', body }] }),
     );
     expect(applied).to.include({ type: 'ack' });
     expect((await call(zone, 'GET', '/v1/config/service-defaults/api')).json()).to.deep.include({
@@ -173,7 +156,7 @@ describe('global policies at a zone', () => {
       Meta: { 'causeway-origin': 'global' },
     });
     // The zone's http2 entry waits aside until the policy goes.
-    await inbox.apply(delta({ revision: 'r.5' }));
+    await inbox.apply(syncDelta('policy', { revision: 'r.5' }));
     expect((await call(zone, 'GET', '/v1/config/service-defaults/api')).json()).to.deep.include({
       Protocol: 'http2',
     });

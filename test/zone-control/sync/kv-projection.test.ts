@@ -12,12 +12,13 @@ import {
   kvResourceName,
   openStore,
 } from '../../../core/index.ts';
-import type { DeltaMessage, GlobalResourceType, Store, TxnOp } from '../../../core/index.ts';
+import type { GlobalResourceType, Store, TxnOp } from '../../../core/index.ts';
 import {
   kvProjection,
   removeStrayKeys,
   scopedKvValidator,
 } from '../../../zone-control/src/sync/kv-projection.ts';
+import { syncDelta } from '../../helpers/sync-delta.ts';
 
 const logger = pino({ level: 'silent' });
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -27,24 +28,6 @@ function item(key: string, value: string, flags = 0, modifyIndex = 1) {
     name: kvResourceName(key),
     version: `${key}=${value}@${modifyIndex}`,
     body: { key, value: b64(value), flags, modifyIndex },
-  };
-}
-
-let nonce = 0;
-function delta(over: Partial<DeltaMessage<'kv'>>): DeltaMessage {
-  return {
-    type: 'delta',
-    resourceType: 'kv',
-    nonce: `n${++nonce}`,
-    revision: `r.${nonce}`,
-    baseRevision: '',
-    full: true,
-    retain: [],
-    more: false,
-    chunk: 0,
-    upserts: [],
-    removes: [],
-    ...over,
   };
 }
 
@@ -83,7 +66,7 @@ describe('zone KV replica (projection and stray keys)', () => {
   it('mirrors a kv resource to kv/<key> with its value and flags, clearing a session', async () => {
     // A zone key held by a session before the prefix became global.
     await store.put('kv/global/a', Buffer.from('old'), { session: 'sess-1', lockIndex: 3 });
-    const ack = await inbox.apply(delta({ upserts: [item('global/a', 'one', 9)] }));
+    const ack = await inbox.apply(syncDelta('kv', { upserts: [item('global/a', 'one', 9)] }));
     expect(ack?.type).to.equal('ack');
     const mirror = await store.get('kv/global/a');
     expect(mirror?.value.toString()).to.equal('one');
@@ -97,8 +80,10 @@ describe('zone KV replica (projection and stray keys)', () => {
 
   it('removes the mirror with the resource, and only the mirror', async () => {
     await store.put('kv/app/x', Buffer.from('zone'));
-    await inbox.apply(delta({ upserts: [item('global/a', 'one'), item('global/b', 'two')] }));
-    await inbox.apply(delta({ upserts: [item('global/b', 'two')] }));
+    await inbox.apply(
+      syncDelta('kv', { upserts: [item('global/a', 'one'), item('global/b', 'two')] }),
+    );
+    await inbox.apply(syncDelta('kv', { upserts: [item('global/b', 'two')] }));
     expect(await store.get('kv/global/a')).to.equal(null);
     expect((await store.get('kv/global/b'))?.value.toString()).to.equal('two');
     expect((await store.get('kv/app/x'))?.value.toString()).to.equal('zone');
@@ -106,14 +91,14 @@ describe('zone KV replica (projection and stray keys)', () => {
 
   it('refuses a resource whose key is outside the global prefixes, keeping the zone key', async () => {
     await store.put('kv/app/x', Buffer.from('zone'));
-    const answer = await inbox.apply(delta({ upserts: [item('app/x', 'theirs')] }));
+    const answer = await inbox.apply(syncDelta('kv', { upserts: [item('app/x', 'theirs')] }));
     expect(answer?.type).to.equal('nack');
     expect(answer && 'message' in answer ? answer.message : '').to.match(
       /key "app\/x" is not under a global KV prefix this zone was given \("global\/"\); it is a zone key here/,
     );
     expect((await store.get('kv/app/x'))?.value.toString()).to.equal('zone');
     scopes = KvScopes.standalone;
-    const none = await inbox.apply(delta({ upserts: [item('global/a', 'x')] }));
+    const none = await inbox.apply(syncDelta('kv', { upserts: [item('global/a', 'x')] }));
     expect(none && 'message' in none ? none.message : '').to.match(/\(none\)/);
   });
 

@@ -13,7 +13,6 @@ import {
   openStore,
 } from '../../../core/index.ts';
 import type {
-  DeltaMessage,
   GlobalResourceType,
   RemoteRevocationResource,
   RevocationRecord,
@@ -21,6 +20,7 @@ import type {
 } from '../../../core/index.ts';
 import { revocationProjection } from '../../../zone-control/src/sync/revocation-projection.ts';
 import { readZoneRevocations } from '../../../zone-control/src/sync/zone-resources.ts';
+import { syncDelta } from '../../helpers/sync-delta.ts';
 
 const logger = pino({ level: 'silent' });
 const HOUR = 3_600_000;
@@ -40,24 +40,6 @@ function record(zone: string, serial: string, notAfterMs = LATER): RevocationRec
 function item(zone: string, serial: string) {
   const body: RemoteRevocationResource = { ...record(zone, serial), zone };
   return { name: `${zone}/${serial}`, version: `${zone}/${serial}`, body };
-}
-
-let nonce = 0;
-function delta(over: Partial<DeltaMessage<'remote-revocation'>>): DeltaMessage {
-  return {
-    type: 'delta',
-    resourceType: 'remote-revocation',
-    nonce: `n${++nonce}`,
-    revision: `r.${nonce}`,
-    baseRevision: '',
-    full: true,
-    retain: [],
-    more: false,
-    chunk: 0,
-    upserts: [],
-    removes: [],
-    ...over,
-  };
 }
 
 async function revokedRecord(store: Store, serial: string): Promise<RevocationRecord | undefined> {
@@ -87,7 +69,9 @@ describe('revocations at a zone', () => {
 
   it('mirrors another zone’s revocation to ca/revoked/<serial> in the same transaction', async () => {
     const from = await store.currentIndex();
-    const answer = await inbox.apply(delta({ upserts: [item('east', 'aa01')] }));
+    const answer = await inbox.apply(
+      syncDelta('remote-revocation', { upserts: [item('east', 'aa01')] }),
+    );
     expect(answer).to.include({ type: 'ack' });
     // The record, exactly the CA's shape (no `zone`), so the CA lists it as its own.
     expect(await revokedRecord(store, 'aa01')).to.deep.equal(record('east', 'aa01'));
@@ -98,22 +82,35 @@ describe('revocations at a zone', () => {
   });
 
   it('removes the mirror with the resource, and a full set without it removes both', async () => {
-    await inbox.apply(delta({ upserts: [item('east', 'aa01'), item('south', 'bb02')] }));
-    await inbox.apply(delta({ full: false, baseRevision: `r.${nonce}`, removes: ['east/aa01'] }));
+    const first = syncDelta('remote-revocation', {
+      upserts: [item('east', 'aa01'), item('south', 'bb02')],
+    });
+    await inbox.apply(first);
+    await inbox.apply(
+      syncDelta('remote-revocation', {
+        full: false,
+        baseRevision: first.revision,
+        removes: ['east/aa01'],
+      }),
+    );
     expect(await revokedRecord(store, 'aa01')).to.equal(undefined);
     expect(await store.get('sync/global/remote-revocation/east/aa01')).to.equal(null);
-    await inbox.apply(delta({ upserts: [] }));
+    await inbox.apply(syncDelta('remote-revocation', { upserts: [] }));
     expect(await revokedRecord(store, 'bb02')).to.equal(undefined);
     // Gone already (the pruner drops expired records): the removal still applies.
-    await inbox.apply(delta({ upserts: [item('east', 'cc03')] }));
+    await inbox.apply(syncDelta('remote-revocation', { upserts: [item('east', 'cc03')] }));
     await store.delete(`${CA_REVOKED_PREFIX}cc03`);
-    expect(await inbox.apply(delta({ upserts: [] }))).to.include({ type: 'ack' });
+    expect(await inbox.apply(syncDelta('remote-revocation', { upserts: [] }))).to.include({
+      type: 'ack',
+    });
     expect(await store.get('sync/global/remote-revocation/east/cc03')).to.equal(null);
   });
 
   it('keeps a retained zone’s revocations through a full set that lacks them', async () => {
-    await inbox.apply(delta({ upserts: [item('east', 'aa01'), item('south', 'bb02')] }));
-    await inbox.apply(delta({ upserts: [], retain: ['east/'] }));
+    await inbox.apply(
+      syncDelta('remote-revocation', { upserts: [item('east', 'aa01'), item('south', 'bb02')] }),
+    );
+    await inbox.apply(syncDelta('remote-revocation', { upserts: [], retain: ['east/'] }));
     expect(await revokedRecord(store, 'aa01')).to.deep.equal(record('east', 'aa01'));
     expect(await revokedRecord(store, 'bb02')).to.equal(undefined);
   });
@@ -122,19 +119,21 @@ describe('revocations at a zone', () => {
     const own = { ...record('west', 'aa01'), reason: 'revoked by this zone’s operator' };
     await store.put(`${CA_REVOKED_PREFIX}aa01`, Buffer.from(JSON.stringify(own)));
     // Global sending a zone its own revocation would be a bug there: stored, not mirrored.
-    expect(await inbox.apply(delta({ upserts: [item('west', 'aa01')] }))).to.include({
+    expect(
+      await inbox.apply(syncDelta('remote-revocation', { upserts: [item('west', 'aa01')] })),
+    ).to.include({
       type: 'ack',
     });
     expect(await revokedRecord(store, 'aa01')).to.deep.equal(own);
     // A remote resource of the same serial going away leaves the zone's own record.
-    await inbox.apply(delta({ upserts: [] }));
+    await inbox.apply(syncDelta('remote-revocation', { upserts: [] }));
     expect(await revokedRecord(store, 'aa01')).to.deep.equal(own);
   });
 
   it('refuses (NACK) a remote revocation whose SPIFFE ID is of another zone than its own', async () => {
     const bad = item('east', 'aa01');
     bad.body = { ...bad.body, spiffeId: record('west', 'aa01').spiffeId };
-    const answer = await inbox.apply(delta({ upserts: [bad] }));
+    const answer = await inbox.apply(syncDelta('remote-revocation', { upserts: [bad] }));
     expect(answer).to.include({ type: 'nack', resource: 'east/aa01' });
     expect(await revokedRecord(store, 'aa01')).to.equal(undefined);
   });
