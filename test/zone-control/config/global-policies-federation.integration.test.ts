@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { eventually } from '../../helpers/async.ts';
+import { joinZone } from '../../helpers/federated-zone.ts';
 import { startGlobal } from '../../helpers/global.ts';
 import type { TestGlobal } from '../../helpers/global.ts';
-import { startZone } from '../../helpers/zone.ts';
 import type { TestZone } from '../../helpers/zone.ts';
 
 interface EntryView {
@@ -40,20 +40,8 @@ describe('global policies across a global and two zones (integration)', function
   });
 
   async function join(name: string): Promise<TestZone> {
-    const created = await global.api('/api/zones', {
-      method: 'POST',
-      body: { name, kind: 'universal' },
-    });
-    expect(created.status, await created.clone().text()).to.equal(201);
-    const { token } = (await created.json()) as { token: string };
-    const zone = await startZone({
-      name,
-      dataDir: path.join(dir, name),
-      globalAddr: `wss://127.0.0.1:${global.global.sync.address().port}`,
-      zoneToken: token,
-    });
+    const zone = await joinZone(global, name, dir);
     zones.push(zone);
-    await eventually(() => zone.zone.globalSync?.contact().knownLeader, `${name} synced`);
     return zone;
   }
 

@@ -12,9 +12,9 @@ import Consul from 'consul';
 import { expect } from 'chai';
 import type { ConsulEntry } from '../../../zone-control/src/kv/kv-entry.ts';
 import { eventually, raceTimeout, sleep, withTimeout } from '../../helpers/async.ts';
+import { joinZone } from '../../helpers/federated-zone.ts';
 import { startGlobal } from '../../helpers/global.ts';
 import type { TestGlobal } from '../../helpers/global.ts';
-import { startZone } from '../../helpers/zone.ts';
 import type { TestZone } from '../../helpers/zone.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -37,21 +37,8 @@ describe('global KV across a global and two zones (integration)', function () {
   });
 
   async function join(name: string): Promise<TestZone> {
-    const g = global as TestGlobal;
-    const created = await g.api('/api/zones', {
-      method: 'POST',
-      body: { name, kind: 'universal' },
-    });
-    expect(created.status, await created.clone().text()).to.equal(201);
-    const { token } = (await created.json()) as { token: string };
-    const zone = await startZone({
-      name,
-      dataDir: path.join(dir, name),
-      globalAddr: `wss://127.0.0.1:${g.global.sync.address().port}`,
-      zoneToken: token,
-    });
+    const zone = await joinZone(global as TestGlobal, name, dir);
     zones.push(zone);
-    await eventually(() => zone.zone.globalSync?.contact().knownLeader, `${name} synced`);
     return zone;
   }
 

@@ -25,7 +25,9 @@ import type { Entry, RevocationRecord, Store } from '../../../core/index.ts';
 import { resolveProxyOptions } from '../../../proxy/src/options.ts';
 import { createProxy } from '../../../proxy/src/proxy.ts';
 import type { Proxy } from '../../../proxy/src/proxy.ts';
+import type { ZoneOptions } from '../../../zone-control/index.ts';
 import { eventually, sleep, withTimeout } from '../../helpers/async.ts';
+import { joinZone } from '../../helpers/federated-zone.ts';
 import { startGlobal } from '../../helpers/global.ts';
 import type { TestGlobal } from '../../helpers/global.ts';
 import { echoRoundTrip } from '../../helpers/mesh-participant.ts';
@@ -131,26 +133,9 @@ describe('cross-zone revocation (integration)', function () {
       await global?.stop().catch(() => undefined);
     });
 
-    async function join(name: string, extra: Record<string, unknown> = {}): Promise<TestZone> {
-      const g = global as TestGlobal;
-      let token: string | undefined;
-      if (!('zoneToken' in extra)) {
-        const created = await g.api('/api/zones', {
-          method: 'POST',
-          body: { name, kind: 'universal' },
-        });
-        expect(created.status, await created.clone().text()).to.equal(201);
-        ({ token } = (await created.json()) as { token: string });
-      }
-      const zone = await startZone({
-        name,
-        dataDir: path.join(dir, name),
-        globalAddr: `wss://127.0.0.1:${g.global.sync.address().port}`,
-        zoneToken: token,
-        ...extra,
-      });
+    async function join(name: string, extra: ZoneOptions = {}): Promise<TestZone> {
+      const zone = await joinZone(global as TestGlobal, name, dir, extra);
       zones.push(zone);
-      await eventually(() => zone.zone.globalSync?.contact().knownLeader, `${name} synced`);
       return zone;
     }
 
