@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { pino } from 'pino';
 import {
+  CA_LEAF_PREFIX,
   CA_REVOKED_PREFIX,
   ResourceInbox,
   globalResourceValidators,
@@ -128,6 +129,29 @@ describe('revocations at a zone', () => {
     // A remote resource of the same serial going away leaves the zone's own record.
     await inbox.apply(syncDelta('remote-revocation', { upserts: [] }));
     expect(await revokedRecord(store, 'aa01')).to.deep.equal(own);
+  });
+
+  it('lets no zone revoke a serial this zone issued, nor replace or lift another zone’s revocation', async () => {
+    // West issued a leaf with serial cc03 and never revoked it; east names that serial.
+    await store.put(`${CA_LEAF_PREFIX}cc03`, Buffer.from('{}'));
+    // South revoked dd04; east sends a record of the same serial.
+    await inbox.apply(syncDelta('remote-revocation', { upserts: [item('south', 'dd04')] }));
+    const south = await revokedRecord(store, 'dd04');
+    expect(south?.spiffeId).to.match(/zone\/south\//);
+    expect(
+      await inbox.apply(
+        syncDelta('remote-revocation', {
+          upserts: [item('south', 'dd04'), item('east', 'cc03'), item('east', 'dd04')],
+        }),
+      ),
+    ).to.include({ type: 'ack' });
+    expect(await revokedRecord(store, 'cc03'), 'west’s own leaf stays unrevoked').to.equal(
+      undefined,
+    );
+    expect(await revokedRecord(store, 'dd04')).to.deep.equal(south);
+    // East's resources going away lift nothing of south's.
+    await inbox.apply(syncDelta('remote-revocation', { upserts: [item('south', 'dd04')] }));
+    expect(await revokedRecord(store, 'dd04')).to.deep.equal(south);
   });
 
   it('refuses (NACK) a remote revocation whose SPIFFE ID is of another zone than its own', async () => {

@@ -7,13 +7,13 @@
  * bundle's `revokedSerials` (`/api/ca/bundle`, the proxies' bundle frames, the gateways)
  * and the pruner treat it as any revocation, with nothing of their own to change.
  *
- * The mirror never overwrites or deletes a record of a leaf this zone issued: those are
- * the zone's own (its operator revoked them) and global never sends them back. A serial
- * holds 128 random bits, so a remote leaf sharing one with a local leaf is not expected;
- * were it to happen, the upsert could not tell (it cannot read the store), and the record
- * would be the remote one until that leaf expired.
+ * The mirror never writes a serial this zone issued a leaf under, and never overwrites or
+ * deletes a record another zone holds (see below). Revoked lists compare serials alone,
+ * so a compromised zone that names another zone's serial can still make third zones
+ * refuse that leaf (denial of service, not impersonation); lists keyed by zone and serial
+ * would close that, and are not built yet.
  */
-import { CA_REVOKED_PREFIX, parseSpiffeId } from '../../../core/index.ts';
+import { CA_LEAF_PREFIX, CA_REVOKED_PREFIX, parseSpiffeId } from '../../../core/index.ts';
 import type {
   Logger,
   RemoteRevocationResource,
@@ -22,14 +22,29 @@ import type {
   Store,
 } from '../../../core/index.ts';
 
-/** The inbox projection of `remote-revocation` resources onto `ca/revoked/<serial>`. */
+/** The zone named by a revocation record's SPIFFE ID; undefined when unreadable. */
+function recordZone(value: Buffer): string | undefined {
+  try {
+    return parseSpiffeId((JSON.parse(value.toString()) as RevocationRecord).spiffeId).zone;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The inbox projection of `remote-revocation` resources onto `ca/revoked/<serial>`. Each
+ * record there belongs to the zone its SPIFFE ID names, and only that zone's resources
+ * write or remove it: a serial this zone issued a leaf under, or a record another zone
+ * holds, is left alone (logged), so no zone can revoke this zone's leaves here, or lift a
+ * revocation another zone made, by naming its serial.
+ */
 export function revocationProjection(
   store: Store,
   zone: string,
   logger: Logger,
 ): ResourceProjection {
   return {
-    upsert(name, body) {
+    async upsert(name, body) {
       // Validated: the SPIFFE ID parses and names the resource's zone.
       const revoked = body as RemoteRevocationResource;
       if (revoked.zone === zone) {
@@ -40,33 +55,38 @@ export function revocationProjection(
         return [];
       }
       const { serial, spiffeId, reason, revokedAt, notAfter } = revoked;
-      const record: RevocationRecord = { serial, spiffeId, reason, revokedAt, notAfter };
-      return [
-        {
-          op: 'set',
-          key: CA_REVOKED_PREFIX + serial,
-          value: Buffer.from(JSON.stringify(record)),
-        },
-      ];
-    },
-    async remove(name) {
-      // Names are `<zone>/<serial>`.
-      const key = CA_REVOKED_PREFIX + name.slice(name.indexOf('/') + 1);
-      const entry = await store.get(key);
-      // Gone already: the pruner drops a revocation once its leaf has expired.
-      if (!entry) return [];
-      let ownLeaf: boolean;
-      try {
-        const record = JSON.parse(entry.value.toString()) as RevocationRecord;
-        ownLeaf = parseSpiffeId(record.spiffeId).zone === zone;
-      } catch (err) {
-        logger.error(
-          { key, err: String(err) },
-          'a revocation record is unreadable; it stays until its owner replaces it',
+      const key = CA_REVOKED_PREFIX + serial;
+      const [ownLeaf, current] = await Promise.all([
+        store.get(CA_LEAF_PREFIX + serial),
+        store.get(key),
+      ]);
+      const holder = current ? recordZone(current.value) : undefined;
+      if (ownLeaf || (current && holder !== revoked.zone)) {
+        logger.warn(
+          { name, serial, holder: ownLeaf ? zone : holder },
+          'a remote revocation names a serial this zone issued or another zone revoked; not applied',
         );
         return [];
       }
-      if (ownLeaf) return [];
+      const record: RevocationRecord = { serial, spiffeId, reason, revokedAt, notAfter };
+      return [
+        // What was read is what is replaced (a local revocation landing in between fails
+        // the delta, and global's next attempt reads again).
+        current
+          ? { op: 'check-index', key, index: current.modifyIndex }
+          : { op: 'check-not-exists', key },
+        { op: 'set', key, value: Buffer.from(JSON.stringify(record)) },
+      ];
+    },
+    async remove(name) {
+      // Names are `<zone>/<serial>`: only that zone's record goes.
+      const slash = name.indexOf('/');
+      const from = name.slice(0, slash);
+      const key = CA_REVOKED_PREFIX + name.slice(slash + 1);
+      const entry = await store.get(key);
+      // Gone already: the pruner drops a revocation once its leaf has expired.
+      if (!entry) return [];
+      if (from === zone || recordZone(entry.value) !== from) return [];
       // Only the record just read: a write in between fails the transaction (a NACK), and
       // global's next full set tries again.
       return [{ op: 'delete-cas', key, index: entry.modifyIndex }];
