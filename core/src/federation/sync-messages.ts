@@ -122,7 +122,8 @@ export interface ZoneHello {
   resume: Partial<Record<GlobalResourceType, string>>;
   /**
    * The global types this zone takes. Global sends only those, so zones and global of
-   * different versions sync what both know. Absent (an older zone): every type.
+   * different versions sync what both know. An older zone sends none: the decoder then
+   * gives the types zone sync had before this field.
    */
   accepts?: GlobalResourceType[];
 }
@@ -146,7 +147,7 @@ export interface GlobalWelcome {
   /** KV prefixes global owns (see `kv-scopes.ts`); every other key is the zone's. */
   kvGlobalPrefixes: string[];
   resume: Partial<Record<ZoneResourceType, string>>;
-  /** The zone types global takes (see {@link ZoneHello.accepts}). Absent: every type. */
+  /** The zone types global takes (see {@link ZoneHello.accepts}). */
   accepts?: ZoneResourceType[];
 }
 
@@ -328,7 +329,10 @@ function decodeHello(v: Fields): ZoneHello {
     version: nonEmpty(v.version, 'version', 64),
     ...(v.csr === undefined ? {} : { csr: nonEmpty(v.csr, 'csr', 16 * 1024) }),
     resume: revisions(v.resume, GLOBAL_RESOURCE_TYPES),
-    ...(v.accepts === undefined ? {} : { accepts: accepted(v.accepts, GLOBAL_RESOURCE_TYPES) }),
+    accepts:
+      v.accepts === undefined
+        ? [...FIRST_GLOBAL_TYPES]
+        : accepted(v.accepts, GLOBAL_RESOURCE_TYPES),
   };
 }
 
@@ -358,9 +362,22 @@ function decodeWelcome(v: Fields): GlobalWelcome {
         ? []
         : validateGlobalKvPrefixes(v.kvGlobalPrefixes, 'kvGlobalPrefixes'),
     resume: revisions(v.resume, ZONE_RESOURCE_TYPES),
-    ...(v.accepts === undefined ? {} : { accepts: accepted(v.accepts, ZONE_RESOURCE_TYPES) }),
+    accepts:
+      v.accepts === undefined ? [...FIRST_ZONE_TYPES] : accepted(v.accepts, ZONE_RESOURCE_TYPES),
   };
 }
+
+/**
+ * What a peer that sends no `accepts` takes: the types zone sync had before `accepts`
+ * existed (such a peer refuses any other type and closes the connection).
+ */
+const FIRST_GLOBAL_TYPES: readonly GlobalResourceType[] = [
+  'remote-service',
+  'remote-gateway',
+  'kv',
+  'policy',
+];
+const FIRST_ZONE_TYPES: readonly ZoneResourceType[] = ['instance', 'gateway', 'export'];
 
 /** The types a peer says it takes, keeping the ones this side knows (a newer peer knows more). */
 function accepted<T extends ResourceType>(value: unknown, types: readonly T[]): T[] {

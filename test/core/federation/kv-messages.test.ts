@@ -118,7 +118,11 @@ describe('global KV write messages', () => {
       heartbeatMs: 5000,
       resume: {},
     };
-    expect(decodeGlobalFrame(JSON.stringify(welcome))).to.deep.include({ kvGlobalPrefixes: [] });
+    expect(decodeGlobalFrame(JSON.stringify(welcome))).to.deep.include({
+      kvGlobalPrefixes: [],
+      // A global from before `accepts` takes the zone types it had then, no newer one.
+      accepts: ['instance', 'gateway', 'export'],
+    });
     expect(
       decodeGlobalFrame(JSON.stringify({ ...welcome, kvGlobalPrefixes: ['global/'] })),
     ).to.deep.include({ kvGlobalPrefixes: ['global/'] });
