@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'CW_ERR_PERMISSION_DENIED'
   | 'CW_ERR_METHOD_NOT_ALLOWED'
   | 'CW_ERR_RATE_LIMITED'
+  | 'CW_ERR_UNAVAILABLE'
   | 'CW_ERR_INTERNAL';
 
 export interface CausewayErrorOptions {
@@ -172,6 +173,21 @@ export class RateLimitedError extends CausewayError {
   }
 }
 
+/**
+ * What the request needs cannot serve it right now: nothing healthy behind it, nothing
+ * reachable, overloaded. Another try, later or elsewhere, may succeed. (The store has its
+ * own {@link StoreUnavailableError}.)
+ */
+export class ServiceUnavailableError extends CausewayError {
+  constructor(message: string, cause?: unknown) {
+    super('CW_ERR_UNAVAILABLE', message, { cause });
+  }
+
+  override isRetryable(): boolean {
+    return true;
+  }
+}
+
 export function isCausewayError(err: unknown): err is CausewayError {
   return err instanceof CausewayError;
 }
@@ -204,6 +220,7 @@ const statusByCode: Record<ErrorCode, number> = {
   CW_ERR_PERMISSION_DENIED: 403,
   CW_ERR_METHOD_NOT_ALLOWED: 405,
   CW_ERR_RATE_LIMITED: 429,
+  CW_ERR_UNAVAILABLE: 503,
   CW_ERR_INTERNAL: 500,
 };
 

@@ -27,6 +27,14 @@ export type RefusalReason =
   | 'tunnel_failure'
   | 'not_ready';
 
+/**
+ * Why a peer gateway did not carry a CONNECT stream, so that it was tried on another
+ * gateway of the zone: it answered 503 (`unavailable`), its session could not be
+ * established (`session_failure`), or it refused the stream before processing it
+ * (`refused_stream`: REFUSED_STREAM, or a GOAWAY that left the stream out).
+ */
+export type RetryReason = 'unavailable' | 'session_failure' | 'refused_stream';
+
 export class GatewayMetrics {
   readonly registry = new Registry();
 
@@ -62,6 +70,13 @@ export class GatewayMetrics {
     name: 'causeway_gateway_tunnel_sessions_opened_total',
     help: 'HTTP/2 tunnel sessions opened to peer gateways, by peer zone and outcome',
     labelNames: ['peer_zone', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly tunnelRetries = new Counter({
+    name: 'causeway_gateway_tunnel_retries_total',
+    help: 'CONNECT streams a peer gateway did not carry that were tried on another gateway of its zone, by peer zone and reason',
+    labelNames: ['peer_zone', 'reason'] as const,
     registers: [this.registry],
   });
 

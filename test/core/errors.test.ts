@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   InvalidKeyError,
   NotFoundError,
+  ServiceUnavailableError,
   StoreUnavailableError,
   TimeoutError,
   TransactionAbortedError,
@@ -35,6 +36,11 @@ describe('errors', function () {
       [new ConfigError('bad config'), 'CW_ERR_CONFIG', 'ConfigError'],
       [new CorruptDataError('bad crc'), 'CW_ERR_CORRUPT_DATA', 'CorruptDataError'],
       [new TimeoutError('slow'), 'CW_ERR_TIMEOUT', 'TimeoutError'],
+      [
+        new ServiceUnavailableError('none healthy'),
+        'CW_ERR_UNAVAILABLE',
+        'ServiceUnavailableError',
+      ],
     ];
     for (const [err, code, name] of cases) {
       it(`gives ${name} the code ${code} and its own name`, function () {
@@ -96,6 +102,7 @@ describe('errors', function () {
     it('retries only an unavailable store and a timeout', function () {
       expect(isRetryable(new StoreUnavailableError('down'))).to.equal(true);
       expect(isRetryable(new TimeoutError('slow'))).to.equal(true);
+      expect(isRetryable(new ServiceUnavailableError('none healthy'))).to.equal(true);
       expect(new StoreUnavailableError('down').isRetryable()).to.equal(true);
       for (const err of [
         new InvalidArgumentError('bad'),
@@ -140,6 +147,7 @@ describe('errors', function () {
       ['CW_ERR_CONFLICT', 409],
       ['CW_ERR_TXN_ABORTED', 409],
       ['CW_ERR_STORE_UNAVAILABLE', 503],
+      ['CW_ERR_UNAVAILABLE', 503],
       ['CW_ERR_CLOSED', 503],
       ['CW_ERR_CONFIG', 400],
       ['CW_ERR_CORRUPT_DATA', 500],

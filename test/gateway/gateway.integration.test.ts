@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type tls from 'node:tls';
 import { formatSpiffeId } from '../../core/index.ts';
+import type { ErrorBody } from '../../core/index.ts';
 import type { MtlsTerminator } from '../helpers/proxy-identity.ts';
 import { eventually } from '../helpers/async.ts';
 import { TestCa } from '../helpers/test-ca.ts';
@@ -239,6 +240,7 @@ describe('east-west gateway (two zones, in-process)', function () {
       const answer = await connect(session, `${sni('gone', 'west')}:443`);
       expect(answer.status).to.equal(503);
       expect(answer.body).to.match(/ECONNREFUSED/);
+      expect((JSON.parse(answer.body) as ErrorBody).error.code).to.equal('CW_ERR_UNAVAILABLE');
     });
   });
 

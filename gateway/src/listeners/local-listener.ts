@@ -20,9 +20,12 @@ import { passthrough } from './passthrough.ts';
 export async function handleLocal(ctx: ListenerContext, socket: Socket): Promise<void> {
   const { metrics, logger } = ctx;
   ctx.relays.add(socket);
-  const refuse = (reason: RefusalReason, detail: string): void => {
+  const refuse = (reason: RefusalReason, detail: string, code?: string): void => {
     metrics.refuse('local', reason);
-    logger.info({ listener: 'local', reason, detail }, 'connection refused');
+    logger.info(
+      { listener: 'local', reason, detail, ...(code !== undefined ? { code } : {}) },
+      'connection refused',
+    );
     socket.destroy();
   };
   const hello = await peekSni(socket, ctx.hello);
@@ -56,12 +59,15 @@ export async function handleLocal(ctx: ListenerContext, socket: Socket): Promise
   }
   if (!ctx.pool.has(name.zone)) return refuse('unknown_zone', `zone ${name.zone} is not a peer`);
   if (!ctx.tls.ready()) return refuse('not_ready', 'no gateway certificate yet');
+  // The pool may try several gateways of the zone before one answers 200; until then
+  // nothing of this connection goes anywhere (the peeked bytes are written by splice, and
+  // the socket stays paused), so a retry cannot lose or repeat a byte of the inner TLS.
   let stream;
   try {
     stream = await ctx.pool.open(name.zone, `${hello.sni}:443`);
   } catch (err) {
-    const reason = err instanceof TunnelError ? err.reason : 'tunnel_failure';
-    return refuse(reason, (err as Error).message);
+    if (err instanceof TunnelError) return refuse(err.reason, err.message, err.code);
+    return refuse('tunnel_failure', (err as Error).message);
   }
   if (socket.destroyed) {
     stream.destroy();

@@ -6,19 +6,26 @@
  * When every session is full and no more may open, streams queue until one ends.
  *
  * A gateway whose session could not be established is skipped for a while (2 s, doubling
- * to 30 s while it keeps failing) and the streams that waited on it are retried on the
- * next gateway, up to {@link MAX_ATTEMPTS} sessions per stream.
+ * to 30 s while it keeps failing).
+ *
+ * A stream a gateway did not carry — it answered 503, its session could not be
+ * established, or it refused the stream before processing it — is tried on another
+ * gateway of the zone, each at most once, skipping gateways in backoff
+ * (`causeway_gateway_tunnel_retries_total`). That is safe because a stream is handed out
+ * only once answered 200: until then nothing of the proxy's connection was written to it
+ * (its peeked ClientHello included), so no byte is lost or sent twice. Any other answer
+ * (403 not exported to our zone, 404) is the zone's, and final.
  */
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Logger, PeerGateway, TunnelSettings } from '../../../core/index.ts';
 import type { GatewayTls } from '../identity/gateway-tls.ts';
-import type { GatewayMetrics } from '../metrics.ts';
+import type { GatewayMetrics, RetryReason } from '../metrics.ts';
 import { TunnelError } from './tunnel-error.ts';
-import { TunnelSession } from './tunnel-session.ts';
+import { TunnelSession, gatewayKey as keyOf } from './tunnel-session.ts';
 import type { SessionOwner, Waiter } from './tunnel-session.ts';
 
-/** Sessions one stream may fail on (connect failures, refused streams) before it gives up. */
-export const MAX_ATTEMPTS = 3;
+/** A stream gets at most this many `connectTimeoutMs` to be answered 200, retries included. */
+const OPEN_DEADLINE_CONNECT_TIMEOUTS = 3;
 const BACKOFF_BASE_MS = 2_000;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -83,25 +90,29 @@ export class PeerTunnels implements SessionOwner {
   }
 
   /**
-   * A CONNECT stream to `authority` (`<svc>.<ns>.<zone>.<td>:443`) that the peer answered
-   * 200. Rejects with a {@link TunnelError}: the peer's refusal (403, 404, 503), or a
-   * failure to get there within `connectTimeoutMs × MAX_ATTEMPTS`.
+   * A CONNECT stream to `authority` (`<svc>.<ns>.<zone>.<td>:443`) that a peer gateway
+   * answered 200; nothing has been written to it. Rejects with a {@link TunnelError}: a
+   * refusal (403, 404), a 503 or failure from every gateway it could try, or no answer
+   * within `connectTimeoutMs × OPEN_DEADLINE_CONNECT_TIMEOUTS`.
    */
   open(authority: string): Promise<ClientHttp2Stream> {
     return new Promise((resolve, reject) => {
-      const deadlineMs = this.settings().connectTimeoutMs * MAX_ATTEMPTS;
+      const deadlineMs = this.settings().connectTimeoutMs * OPEN_DEADLINE_CONNECT_TIMEOUTS;
       const timer = setTimeout(() => {
         this.#forget(waiter);
         waiter.reject(
           new TunnelError(
             'tunnel_failure',
-            `no tunnel stream to zone ${this.zone} within ${deadlineMs} ms`,
+            `no tunnel stream to zone ${this.zone} within ${deadlineMs} ms` +
+              (waiter.failures.length > 0 ? ` (${waiter.failures.join('; ')})` : ''),
           ),
         );
       }, deadlineMs);
       const waiter: Waiter = {
         authority,
-        attempts: 0,
+        tried: new Set(),
+        failures: [],
+        lastError: undefined,
         settled: false,
         resolve: (stream) => {
           if (waiter.settled) return;
@@ -126,55 +137,88 @@ export class PeerTunnels implements SessionOwner {
       waiter.reject(new TunnelError('unknown_zone', `zone ${this.zone} is no longer a peer`));
       return;
     }
-    for (const s of this.#sessions) {
+    const usable = this.#usableSessions(waiter);
+    for (const s of usable) {
       if (s.hasRoom()) return s.request(waiter);
     }
-    for (const s of this.#sessions) {
+    for (const s of usable) {
       if (s.canQueue()) {
         s.waiters.push(waiter);
         return;
       }
     }
-    // Draining sessions finish their streams but do not count against the limit: after an
-    // identity change every session drains, and new streams need new sessions at once.
-    const live = [...this.#sessions].filter((s) => !s.draining).length;
-    if (live < this.settings().maxSessionsPerPeer && this.#gateways.length > 0) {
-      const session = new TunnelSession(this.zone, this.#pickGateway(), this);
+    const gateway = this.#newSessionGateway(waiter);
+    if (gateway !== undefined) {
+      const session = new TunnelSession(this.zone, gateway, this);
       this.#sessions.add(session);
       session.waiters.push(waiter);
       session.connect();
       return;
     }
+    // A stream some gateway did not carry waits only for a gateway it has not tried; with
+    // none left that could take it, that gateway's answer stands.
+    if (waiter.tried.size > 0 && !usable.some((s) => !s.draining)) {
+      waiter.reject(this.#finalError(waiter));
+      return;
+    }
     this.#queue.push(waiter);
+  }
+
+  /** Sessions `waiter` may go to: those to gateways that have not failed it. */
+  #usableSessions(waiter: Waiter): TunnelSession[] {
+    return [...this.#sessions].filter((s) => !waiter.tried.has(keyOf(s.gateway)));
+  }
+
+  /** The gateway of a new session for `waiter`, if the pool may open one for it. */
+  #newSessionGateway(waiter: Waiter): PeerGateway | undefined {
+    // Draining sessions finish their streams but do not count against the limit: after an
+    // identity change every session drains, and new streams need new sessions at once.
+    const live = [...this.#sessions].filter((s) => !s.draining).length;
+    return live < this.settings().maxSessionsPerPeer ? this.#pickGateway(waiter) : undefined;
+  }
+
+  /** Whether {@link #dispatch} would place `waiter` (not reject it) right now. */
+  #canPlace(waiter: Waiter): boolean {
+    return (
+      this.#usableSessions(waiter).some((s) => !s.draining) ||
+      this.#newSessionGateway(waiter) !== undefined
+    );
   }
 
   /** Serve queued streams while there is room. */
   #drainQueue(): void {
-    while (this.#queue.length > 0) {
-      const waiter = this.#queue[0] as Waiter;
-      if (waiter.settled) {
-        this.#queue.shift();
+    // Every waiter is looked at (not only the first), as a retried one may fit where the
+    // first does not; once one with no constraint found no room, others like it are put
+    // straight back, in order.
+    let full = false;
+    for (const waiter of this.#queue.splice(0)) {
+      if (waiter.settled) continue;
+      if (full && waiter.tried.size === 0) {
+        this.#queue.push(waiter);
         continue;
       }
       const before = this.#queue.length;
-      this.#queue.shift();
       this.#dispatch(waiter);
-      // Dispatch queued it again: no room anywhere yet.
-      if (this.#queue.length === before) break;
+      if (waiter.tried.size === 0 && this.#queue.length > before) full = true;
     }
   }
 
   /**
    * The gateway for a new session: one not failing, with the fewest sessions (spreading
-   * sessions over the zone's gateways); when all are failing, the one that may recover first.
+   * sessions over the zone's gateways); when all are failing, the one that may recover
+   * first. For a stream some gateway did not carry: only gateways it has not tried, and
+   * none in backoff.
    */
-  #pickGateway(): PeerGateway {
+  #pickGateway(waiter: Waiter): PeerGateway | undefined {
     const now = Date.now();
-    const ranked = this.#gateways.map((g, index) => {
-      const failure = this.#failures.get(keyOf(g));
+    const retry = waiter.tried.size > 0;
+    const ranked = this.#gateways.flatMap((g, index) => {
+      const key = keyOf(g);
+      const failure = this.#failures.get(key);
       const failing = failure !== undefined && failure.until > now;
-      const sessions = [...this.#sessions].filter((s) => keyOf(s.gateway) === keyOf(g)).length;
-      return { g, index, failing, until: failure?.until ?? 0, sessions };
+      if (waiter.tried.has(key) || (retry && failing)) return [];
+      const sessions = [...this.#sessions].filter((s) => keyOf(s.gateway) === key).length;
+      return [{ g, index, failing, until: failure?.until ?? 0, sessions }];
     });
     ranked.sort(
       (a, b) =>
@@ -182,7 +226,7 @@ export class PeerTunnels implements SessionOwner {
         (a.failing ? a.until - b.until : a.sessions - b.sessions) ||
         a.index - b.index,
     );
-    return (ranked[0] as (typeof ranked)[number]).g;
+    return ranked[0]?.g;
   }
 
   #forget(waiter: Waiter): void {
@@ -194,13 +238,42 @@ export class PeerTunnels implements SessionOwner {
     }
   }
 
-  #retry(waiter: Waiter, why: string): void {
-    waiter.attempts++;
-    if (waiter.attempts >= MAX_ATTEMPTS) {
-      waiter.reject(new TunnelError('tunnel_failure', `no tunnel to zone ${this.zone}: ${why}`));
+  /**
+   * `gateway` did not carry `waiter`'s stream: try another gateway of the zone, or fail
+   * the stream with what the gateways said when none is left.
+   */
+  #notCarried(waiter: Waiter, gateway: PeerGateway, reason: RetryReason, err: TunnelError): void {
+    if (waiter.settled) return;
+    waiter.tried.add(keyOf(gateway));
+    waiter.failures.push(err.message);
+    waiter.lastError = err;
+    if (this.#removed || !this.#canPlace(waiter)) {
+      waiter.reject(this.#finalError(waiter));
       return;
     }
+    this.metrics.tunnelRetries.inc({ peer_zone: this.zone, reason });
+    this.logger.info(
+      {
+        zone: this.zone,
+        authority: waiter.authority,
+        gateway: gateway.name,
+        reason,
+        err: err.message,
+        tried: waiter.tried.size,
+      },
+      'tunnel stream not carried: trying another gateway of the zone',
+    );
     this.#dispatch(waiter);
+  }
+
+  /** The error of a stream no gateway carried: the last one's reason and status, every why. */
+  #finalError(waiter: Waiter): TunnelError {
+    const last = waiter.lastError ?? new TunnelError('tunnel_failure', 'no gateway answered');
+    return new TunnelError(
+      last.reason,
+      `no gateway of zone ${this.zone} carried the stream: ${waiter.failures.join('; ')}`,
+      last.status,
+    );
   }
 
   sessionReady(session: TunnelSession): void {
@@ -236,7 +309,17 @@ export class PeerTunnels implements SessionOwner {
         'tunnel session to peer gateway failed',
       );
     }
-    for (const waiter of waiters) this.#retry(waiter, err.message);
+    for (const waiter of waiters) {
+      // Given back by us (drained while connecting): not that gateway's fault, not a retry.
+      if (!gatewayFault) this.#dispatch(waiter);
+      else
+        this.#notCarried(
+          waiter,
+          session.gateway,
+          'session_failure',
+          new TunnelError('tunnel_failure', `${session.gateway.name}: ${err.message}`),
+        );
+    }
     this.#drainQueue();
   }
 
@@ -250,8 +333,13 @@ export class PeerTunnels implements SessionOwner {
     this.#drainQueue();
   }
 
-  streamRefused(_session: TunnelSession, waiter: Waiter): void {
-    this.#retry(waiter, 'the stream was refused');
+  streamNotCarried(
+    session: TunnelSession,
+    waiter: Waiter,
+    reason: RetryReason,
+    err: TunnelError,
+  ): void {
+    this.#notCarried(waiter, session.gateway, reason, err);
   }
 
   /** New gateways for the zone; sessions to gateways no longer listed drain. */
@@ -316,8 +404,4 @@ export class PeerTunnels implements SessionOwner {
       queued: this.#queue.filter((w) => !w.settled).length,
     };
   }
-}
-
-function keyOf(g: PeerGateway): string {
-  return `${g.name}@${g.address}:${g.port}`;
 }

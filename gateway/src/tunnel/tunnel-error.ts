@@ -2,6 +2,10 @@
  * Why a tunnel stream could not be served: on the receiving gateway, the answer it gives
  * (403 not exported to the caller's zone, 404 unknown, 405 not CONNECT, 503 nothing
  * healthy or reachable); on the sending one, that answer or a failure on the way there.
+ *
+ * Codes follow the status: `CW_ERR_PERMISSION_DENIED`, `CW_ERR_NOT_FOUND`,
+ * `CW_ERR_METHOD_NOT_ALLOWED`, and `CW_ERR_UNAVAILABLE` (core's `ServiceUnavailableError`)
+ * for every 503, so logs and error bodies say "unavailable", not "timeout".
  */
 import { CausewayError } from '../../../core/index.ts';
 import type { ErrorCode } from '../../../core/index.ts';
@@ -51,8 +55,8 @@ function codeOf(reason: RefusalReason): ErrorCode {
     case 405:
       return 'CW_ERR_METHOD_NOT_ALLOWED';
     default:
-      // core has no "unavailable" code of its own; a timeout is the nearest retryable one.
-      return 'CW_ERR_TIMEOUT';
+      // Nothing healthy or reachable, or no tunnel: core's ServiceUnavailableError's code.
+      return 'CW_ERR_UNAVAILABLE';
   }
 }
 

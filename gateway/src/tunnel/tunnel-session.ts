@@ -20,7 +20,7 @@ import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import tls from 'node:tls';
 import type { Logger, PeerGateway, TunnelSettings } from '../../../core/index.ts';
 import type { GatewayPeerIdentity, GatewayTls } from '../identity/gateway-tls.ts';
-import type { GatewayMetrics } from '../metrics.ts';
+import type { GatewayMetrics, RetryReason } from '../metrics.ts';
 import { gatewayName } from '../sni/mesh-names.ts';
 import { TunnelError, reasonOfStatus } from './tunnel-error.ts';
 
@@ -32,8 +32,15 @@ const SESSION_WINDOW = 16 << 20;
 /** A stream asked for and not yet given out. */
 export interface Waiter {
   authority: string;
-  /** Sessions this waiter already failed on (connect failures, refused streams). */
-  attempts: number;
+  /**
+   * Gateways (by {@link gatewayKey}) that did not carry this stream (503, session failure,
+   * refused stream): it is not given to them again.
+   */
+  tried: Set<string>;
+  /** What each of them said, in order, for the error if none carries it. */
+  failures: string[];
+  /** The last of those, as an error (its reason and status are the stream's if it fails). */
+  lastError: TunnelError | undefined;
   settled: boolean;
   resolve(stream: ClientHttp2Stream): void;
   reject(err: TunnelError): void;
@@ -52,8 +59,21 @@ export interface SessionOwner {
   sessionClosed(session: TunnelSession): void;
   /** A stream ended: there is room again. */
   streamDone(session: TunnelSession): void;
-  /** A stream was refused before the peer processed it: try it elsewhere. */
-  streamRefused(session: TunnelSession, waiter: Waiter): void;
+  /**
+   * The peer gateway did not carry the stream (answered 503, or refused it before
+   * processing it); nothing was sent on it, so it may be tried on another gateway.
+   */
+  streamNotCarried(
+    session: TunnelSession,
+    waiter: Waiter,
+    reason: RetryReason,
+    err: TunnelError,
+  ): void;
+}
+
+/** A gateway's identity in the pool: its name and address (the config may change either). */
+export function gatewayKey(g: PeerGateway): string {
+  return `${g.name}@${g.address}:${g.port}`;
 }
 
 let nextId = 0;
@@ -203,8 +223,13 @@ export class TunnelSession {
     } catch (err) {
       // The session closed under us (between the room check and now).
       this.#streamEnded();
-      this.owner.streamRefused(this, waiter);
       this.owner.logger.debug({ err: (err as Error).message }, 'tunnel request failed');
+      this.owner.streamNotCarried(
+        this,
+        waiter,
+        'refused_stream',
+        new TunnelError('tunnel_failure', `${this.gateway.name}: the session closed`),
+      );
       return;
     }
     let answered = false;
@@ -217,19 +242,36 @@ export class TunnelSession {
         return;
       }
       stream.close(http2.constants.NGHTTP2_CANCEL);
-      waiter.reject(
-        new TunnelError(reasonOfStatus(status), `the peer gateway answered ${status}`, status),
+      const err = new TunnelError(
+        reasonOfStatus(status),
+        `${this.gateway.name} answered ${status}`,
+        status,
       );
+      // 503: that gateway could not carry it (nothing healthy or reachable behind it), and
+      // nothing was sent on the stream, so another gateway of the zone may. Any other answer
+      // (403 not exported to us, 404 unknown) is the zone's and final.
+      if (status === 503) this.owner.streamNotCarried(this, waiter, 'unavailable', err);
+      else waiter.reject(err);
     });
     stream.on('error', () => undefined);
     stream.once('close', () => {
       this.#streamEnded();
       if (answered) return;
       // Refused before the peer processed it (REFUSED_STREAM, or a GOAWAY that did not
-      // include it): safe to try on another session. Anything else is a failure.
+      // include it): safe to try on another gateway. Anything else is a failure.
       const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
       if (refused || this.state === 'closed' || this.draining)
-        this.owner.streamRefused(this, waiter);
+        this.owner.streamNotCarried(
+          this,
+          waiter,
+          'refused_stream',
+          new TunnelError(
+            'tunnel_failure',
+            refused
+              ? `${this.gateway.name} refused the stream`
+              : `${this.gateway.name}: the session closed before the answer`,
+          ),
+        );
       else
         waiter.reject(
           new TunnelError('tunnel_failure', `the tunnel stream was reset (code ${stream.rstCode})`),
