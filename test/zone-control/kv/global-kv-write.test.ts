@@ -152,7 +152,7 @@ describe('writing a global key at a zone', () => {
       () => undefined,
       (e: unknown) => e as Error & { code: string },
     );
-    expect(err?.code).to.equal('CW_ERR_STORE_UNAVAILABLE');
+    expect(err?.code).to.equal('CW_ERR_UNAVAILABLE');
     expect(err?.message).to.equal(
       'global KV is read-only at this zone while the global control plane is unreachable: key "global/a" is under global prefix "global/"; retry when zone sync is back (GET /api/federation)',
     );
@@ -184,6 +184,6 @@ describe('writing a global key at a zone', () => {
       error: { code: 'CW_ERR_SOMETHING', message: 'x' },
     });
     const odd = await write(set('global/a', 'v')).catch((e: unknown) => e as { code: string });
-    expect(odd).to.include({ code: 'CW_ERR_STORE_UNAVAILABLE' });
+    expect(odd).to.include({ code: 'CW_ERR_UNAVAILABLE' });
   });
 });

@@ -20,7 +20,7 @@ describe('KvWriteForwarder', () => {
     const forwarder = new KvWriteForwarder();
     const err = await failure(forwarder.forward(op));
     expect(err.reason).to.equal('unreachable');
-    expect(err.code).to.equal('CW_ERR_STORE_UNAVAILABLE');
+    expect(err.code).to.equal('CW_ERR_UNAVAILABLE');
   });
 
   it('matches answers to writes by id, in any order', async () => {

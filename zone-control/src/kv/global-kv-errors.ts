@@ -4,7 +4,11 @@
  * written when one of these is answered, except where the text says the outcome is
  * unknown (global got the write but its answer never came back).
  */
-import { CausewayError, InvalidArgumentError, StoreUnavailableError } from '../../../core/index.ts';
+import {
+  CausewayError,
+  InvalidArgumentError,
+  ServiceUnavailableError,
+} from '../../../core/index.ts';
 import type { ErrorCode, KvWrittenMessage } from '../../../core/index.ts';
 import type { ForwardFailure } from './global-kv.ts';
 
@@ -32,17 +36,17 @@ function subjectText(s: WriteSubject): string {
 }
 
 /** 503: the sync connection is down, nothing was sent. */
-export function globalUnreachable(s: WriteSubject): StoreUnavailableError {
-  return new StoreUnavailableError(
+export function globalUnreachable(s: WriteSubject): ServiceUnavailableError {
+  return new ServiceUnavailableError(
     `global KV is read-only at this zone while the global control plane is unreachable: ${subjectText(s)}; retry when zone sync is back (GET /api/federation)`,
   );
 }
 
 /** 503 for a write global never answered: say that it may still have been applied. */
-export function forwardFailed(s: WriteSubject, reason: ForwardFailure): StoreUnavailableError {
+export function forwardFailed(s: WriteSubject, reason: ForwardFailure): ServiceUnavailableError {
   if (reason === 'unreachable') return globalUnreachable(s);
   const what = `the write of ${s.tree ? 'keys under' : 'key'} ${q(s.key)} (global prefix ${q(s.prefix)})`;
-  return new StoreUnavailableError(
+  return new ServiceUnavailableError(
     reason === 'timeout'
       ? `the global control plane did not answer ${what} within ${FORWARD_TIMEOUT_MS / 1000} s; it may still apply it: read the key before retrying`
       : `the zone's connection to the global control plane closed before global answered ${what}; it may have been applied: read the key before retrying`,
@@ -100,5 +104,5 @@ export function globalRefused(
   if (CLIENT_CODES.has(error.code)) {
     return new CausewayError(error.code as ErrorCode, message, { field: error.field });
   }
-  return new StoreUnavailableError(message);
+  return new ServiceUnavailableError(message);
 }

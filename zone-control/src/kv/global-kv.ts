@@ -5,7 +5,7 @@
  * control plane. A federated zone's sync client provides it; a standalone zone has
  * {@link STANDALONE_KV}, where every key is the zone's, exactly as before federation.
  */
-import { KvScopes, StoreUnavailableError } from '../../../core/index.ts';
+import { KvScopes, ServiceUnavailableError } from '../../../core/index.ts';
 import type { KvWriteOp, KvWrittenMessage } from '../../../core/index.ts';
 import { LOCAL_CONTACT } from '../http/blocking.ts';
 import type { ReadContact } from '../http/blocking.ts';
@@ -17,7 +17,7 @@ export type ForwardFailure = 'unreachable' | 'timeout' | 'lost';
  * A write of a global key that did not get an answer from global (503). The KV endpoint
  * rewrites the message to name the key and its prefix (see `global-kv-errors.ts`).
  */
-export class KvForwardError extends StoreUnavailableError {
+export class KvForwardError extends ServiceUnavailableError {
   constructor(
     readonly reason: ForwardFailure,
     message: string,
