@@ -33,6 +33,7 @@ const envSpec = {
   caEncryptionKeyFile: 'string',
   zoneTokenTtl: 'duration',
   serverCertTtl: 'duration',
+  intermediateTtl: 'duration',
   // Comma-separated; checked here so the error names the variable.
   kvGlobalPrefixes: (value: unknown, field: string) =>
     kvGlobalPrefixes(parseList(value, field), field),
@@ -64,6 +65,10 @@ export function parseGlobalFlags(args: readonly string[], env: Env): GlobalOptio
     .option(
       '--server-cert-ttl <duration>',
       "lifetime of the global's own certificate, renewed at ~80% (default 24h)",
+    )
+    .option(
+      '--intermediate-ttl <duration>',
+      'lifetime of a zone intermediate; zones renew with a third left (default 8760h)',
     )
     .option(
       '--kv-global-prefix <prefix>',

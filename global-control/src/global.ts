@@ -56,6 +56,7 @@ export async function createGlobal(input: GlobalOptions, logger: Logger): Promis
       sealer,
       keyType: options.caKeyType,
       serverCertTtlMs: options.serverCertTtlMs,
+      intermediateTtlMs: options.intermediateTtlMs,
     },
     logger,
   );

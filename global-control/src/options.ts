@@ -40,6 +40,11 @@ export interface GlobalOptions {
   zoneTokenTtl?: Duration;
   /** Lifetime of the global's own certificate (renewed at about 80%). @default 24h */
   serverCertTtl?: Duration;
+  /**
+   * Lifetime of a zone intermediate (zones renew theirs with a third of it left).
+   * @default 8760h (a year)
+   */
+  intermediateTtl?: Duration;
   /** Largest request body the HTTP API reads, in bytes. @default 64 KiB */
   maxBodyBytes?: number;
   /**
@@ -63,6 +68,7 @@ export interface ResolvedGlobalOptions {
   caEncryptionKeyFile: string | undefined;
   zoneTokenTtlMs: number;
   serverCertTtlMs: number;
+  intermediateTtlMs: number;
   maxBodyBytes: number;
   kvGlobalPrefixes: string[];
 }
@@ -70,6 +76,8 @@ export interface ResolvedGlobalOptions {
 /** Zone tokens live at least a minute and at most a year. */
 export const MIN_ZONE_TOKEN_TTL_MS = 60_000;
 export const MAX_ZONE_TOKEN_TTL_MS = 365 * 24 * 3_600_000;
+const MIN_INTERMEDIATE_TTL_MS = 3 * 3_600_000;
+const MAX_INTERMEDIATE_TTL_MS = 43_800 * 3_600_000;
 const MIN_SERVER_CERT_TTL_MS = 10_000;
 
 export function resolveGlobalOptions(options: GlobalOptions): ResolvedGlobalOptions {
@@ -86,6 +94,11 @@ export function resolveGlobalOptions(options: GlobalOptions): ResolvedGlobalOpti
   const serverCertTtlMs = parseDuration(options.serverCertTtl ?? '24h', 'serverCertTtl');
   if (serverCertTtlMs < MIN_SERVER_CERT_TTL_MS) {
     throw new ConfigError('serverCertTtl must be at least 10s', 'serverCertTtl');
+  }
+  const intermediateTtlMs = parseDuration(options.intermediateTtl ?? '8760h', 'intermediateTtl');
+  if (intermediateTtlMs < MIN_INTERMEDIATE_TTL_MS || intermediateTtlMs > MAX_INTERMEDIATE_TTL_MS) {
+    // Zones check hourly whether to renew; the root lives ten years.
+    throw new ConfigError('intermediateTtl must be from 3h to 43800h (5 years)', 'intermediateTtl');
   }
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1024) {
@@ -111,6 +124,7 @@ export function resolveGlobalOptions(options: GlobalOptions): ResolvedGlobalOpti
     caEncryptionKeyFile: options.caEncryptionKeyFile,
     zoneTokenTtlMs,
     serverCertTtlMs,
+    intermediateTtlMs,
     maxBodyBytes,
     kvGlobalPrefixes: kvGlobalPrefixes(options.kvGlobalPrefixes ?? DEFAULT_GLOBAL_KV_PREFIXES),
   };

@@ -28,6 +28,8 @@ describe('global-control/flags', function () {
           '48h',
           '--server-cert-ttl',
           '1h',
+          '--intermediate-ttl',
+          '720h',
           '--kv-global-prefix',
           'global/',
         ],
@@ -45,6 +47,7 @@ describe('global-control/flags', function () {
       caEncryptionKeyFile: '/etc/cw/ca.key',
       zoneTokenTtl: '48h',
       serverCertTtl: '1h',
+      intermediateTtl: '720h',
       kvGlobalPrefixes: ['global/'],
     });
   });

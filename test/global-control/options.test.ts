@@ -18,6 +18,7 @@ describe('global-control/options', function () {
       caEncryptionKeyFile: undefined,
       zoneTokenTtlMs: 24 * 3_600_000,
       serverCertTtlMs: 24 * 3_600_000,
+      intermediateTtlMs: 8760 * 3_600_000,
       maxBodyBytes: 64 * 1024,
       kvGlobalPrefixes: ['global/'],
     });
@@ -70,6 +71,8 @@ describe('global-control/options', function () {
     ['a bad trust domain', { trustDomain: 'Mesh' }, 'trustDomain'],
     ['a zone token TTL under a minute', { zoneTokenTtl: '30s' }, 'zoneTokenTtl'],
     ['a zone token TTL over a year', { zoneTokenTtl: '9000h' }, 'zoneTokenTtl'],
+    ['an intermediate TTL under 3h', { intermediateTtl: '2h' }, 'intermediateTtl'],
+    ['an intermediate TTL over 5 years', { intermediateTtl: '50000h' }, 'intermediateTtl'],
     ['a server certificate TTL under 10s', { serverCertTtl: '5s' }, 'serverCertTtl'],
     ['an unknown CA key type', { caKeyType: 'dsa' as 'ec' }, 'caKeyType'],
     ['a bad address', { httpAddr: 'nope' }, 'httpAddr'],

@@ -10,6 +10,9 @@
  * resource type).
  * Writes to global KV made at a zone: `kv-write` (zone → global) and `kv-written`
  * (global → zone); see `kv-messages.ts`.
+ * Renewing the zone intermediate before it expires: `renew` (zone → global, a CSR, only
+ * on a mutual-TLS connection whose intermediate is the newest global issued the zone) and
+ * `renewed` (global → zone) or `error`.
  * Both ways: `delta` / `ack` / `nack` per resource type, `ping` / `pong`, `error`.
  *
  * A `delta` carries upserts and removals since the revision the receiver acknowledged
@@ -149,12 +152,30 @@ export interface GlobalWelcome {
   resume: Partial<Record<ZoneResourceType, string>>;
   /** The zone types global takes (see {@link ZoneHello.accepts}). */
   accepts?: ZoneResourceType[];
+  /** Global answers `renew` frames (an older global closes the connection on one). */
+  renews?: boolean;
+}
+
+/**
+ * zone → global: sign a new zone intermediate from this CSR (for the zone's control
+ * identity), replacing the one this connection authenticated with.
+ */
+export interface RenewMessage {
+  type: 'renew';
+  csr: string;
+}
+
+/** global → zone: the zone intermediate signed from a `renew` CSR. */
+export interface RenewedMessage {
+  type: 'renewed';
+  intermediatePem: string;
 }
 
 export type CommonMessage =
   DeltaMessage | AckMessage | NackMessage | PingMessage | SyncErrorMessage;
-export type ZoneToGlobal = ZoneHello | InsightMessage | KvWriteMessage | CommonMessage;
-export type GlobalToZone = GlobalWelcome | KvWrittenMessage | CommonMessage;
+export type ZoneToGlobal =
+  ZoneHello | InsightMessage | KvWriteMessage | RenewMessage | CommonMessage;
+export type GlobalToZone = GlobalWelcome | KvWrittenMessage | RenewedMessage | CommonMessage;
 
 /** A zone's frame as global reads it. */
 export function decodeZoneFrame(frame: string): ZoneToGlobal {
@@ -166,6 +187,8 @@ export function decodeZoneFrame(frame: string): ZoneToGlobal {
       return { type: 'insight', insight: decodeInsight(value.insight) };
     case 'kv-write':
       return decodeKvWrite(value);
+    case 'renew':
+      return { type: 'renew', csr: nonEmpty(value.csr, 'csr', 16 * 1024) };
     default:
       return decodeCommon(value, ZONE_RESOURCE_TYPES, GLOBAL_RESOURCE_TYPES);
   }
@@ -176,6 +199,12 @@ export function decodeGlobalFrame(frame: string): GlobalToZone {
   const value = parseFrame(frame);
   if (value.type === 'welcome') return decodeWelcome(value);
   if (value.type === 'kv-written') return decodeKvWritten(value);
+  if (value.type === 'renewed') {
+    return {
+      type: 'renewed',
+      intermediatePem: nonEmpty(value.intermediatePem, 'intermediatePem', 64 * 1024),
+    };
+  }
   return decodeCommon(value, GLOBAL_RESOURCE_TYPES, ZONE_RESOURCE_TYPES);
 }
 
@@ -364,6 +393,7 @@ function decodeWelcome(v: Fields): GlobalWelcome {
     resume: revisions(v.resume, ZONE_RESOURCE_TYPES),
     accepts:
       v.accepts === undefined ? [...FIRST_ZONE_TYPES] : accepted(v.accepts, ZONE_RESOURCE_TYPES),
+    ...(v.renews === undefined ? {} : { renews: bool(v.renews, 'renews') }),
   };
 }
 

@@ -32,6 +32,7 @@ import {
   MAX_SYNC_FRAME_BYTES,
   PeerMemory,
   PermissionDeniedError,
+  normalizeSerial,
   untilAborted,
   verifyLeafChain,
 } from '../../../core/index.ts';
@@ -57,6 +58,11 @@ export interface SyncCa {
   rootPem(): string;
   /** Sign the zone's intermediate from its CSR (for `…/zone/<zone>/control`). */
   signZoneIntermediate(zone: string, csrPem: string): Promise<{ certificatePem: string }>;
+  /**
+   * The zone intermediates issued to `zone` (serial and issue time), to renew only the
+   * newest. Without it, global refuses every `renew`.
+   */
+  intermediates?(zone: string): Promise<{ serial: string; issuedAt: string }[]>;
   /** The global's own TLS identity (`spiffe://<td>/global`), chain PEM and key PEM. */
   serverIdentity(): Promise<{ certificatePem: string; privateKeyPem: string }>;
 }
@@ -99,6 +105,11 @@ export interface SyncServerOptions {
 export interface Authenticated {
   zone: string;
   auth: 'token' | 'mtls';
+  /**
+   * With `mtls`: the serial (lowercase hex, no leading zeros) of the zone intermediate in
+   * the client's chain — a `renew` is granted only for the newest one.
+   */
+  intermediateSerial?: string;
 }
 
 export class SyncServer implements Component, SyncStatusSource {
@@ -272,7 +283,7 @@ export class SyncServer implements Component, SyncStatusSource {
     let intermediateFrom: number | undefined;
     if (socket.authorized) {
       const client = this.#clientCertificate(socket);
-      who = { zone: client.zone, auth: 'mtls' };
+      who = { zone: client.zone, auth: 'mtls', intermediateSerial: client.intermediateSerial };
       intermediateFrom = client.intermediateIssuedAt;
     } else if (match?.[1]) {
       try {
@@ -305,7 +316,11 @@ export class SyncServer implements Component, SyncStatusSource {
     return who;
   }
 
-  #clientCertificate(socket: TLSSocket): { zone: string; intermediateIssuedAt: number } {
+  #clientCertificate(socket: TLSSocket): {
+    zone: string;
+    intermediateIssuedAt: number;
+    intermediateSerial: string;
+  } {
     const chain: string[] = [];
     let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
     const seen = new Set<string>();
@@ -321,6 +336,10 @@ export class SyncServer implements Component, SyncStatusSource {
       throw new PermissionDeniedError(`${verified.spiffeId} is not a zone control plane identity`);
     }
     const intermediate = new X509Certificate(chain[1] as string);
-    return { zone: verified.id.zone, intermediateIssuedAt: Date.parse(intermediate.validFrom) };
+    return {
+      zone: verified.id.zone,
+      intermediateIssuedAt: Date.parse(intermediate.validFrom),
+      intermediateSerial: normalizeSerial(intermediate.serialNumber),
+    };
   }
 }

@@ -7,12 +7,21 @@
  * zone says it holds. Writes to global KV the zone forwards (`kv-write`) are written here
  * and answered (`kv-written`); a refused write is answered with its error, and the
  * connection stays up.
+ *
+ * Renewal: a zone whose intermediate nears its end sends `renew` with a CSR. Global signs
+ * it only on a mutual-TLS connection whose client chain carries the newest intermediate
+ * global issued the zone, and records `ca/renewed-intermediate/<zone>/<serial>` (created
+ * with check-and-set) before signing, so each intermediate is renewed once: whoever else
+ * holds an old intermediate's key (a thief) races the zone, and the loser is refused.
  */
 import type { WebSocket } from 'ws';
+import { X509Certificate } from 'node:crypto';
 import {
   CLOSE_PROTOCOL,
   CLOSE_REPLACED,
+  ConflictError,
   InvalidArgumentError,
+  PermissionDeniedError,
   InvalidKvWriteError,
   RateLimitedError,
   ResourceInbox,
@@ -21,6 +30,7 @@ import {
   SyncChannel,
   decodeZoneFrame,
   httpStatusOf,
+  normalizeSerial,
   syncErrorFrame,
   toErrorBody,
   zoneResourcePrefix,
@@ -32,6 +42,7 @@ import type {
   KvWriteMessage,
   KvWrittenMessage,
   Logger,
+  RenewMessage,
   ResourceType,
   ZoneHello,
   ZoneInsight,
@@ -72,6 +83,10 @@ function decodeSessionFrame(text: string): SessionFrame {
 export const zoneRevisionKey = (zone: string, type: ResourceType): string =>
   `sync/rev/zone/${zone}/${type}`;
 
+/** Marks zone intermediate `serial` as renewed: it can be renewed no second time. */
+export const renewedIntermediateKey = (zone: string, serial: string): string =>
+  `ca/renewed-intermediate/${zone}/${serial}`;
+
 export class ZoneSession {
   readonly zone: string;
   readonly #channel: SyncChannel<SessionFrame, GlobalToZone>;
@@ -83,6 +98,12 @@ export class ZoneSession {
   #insight: ZoneInsight | undefined;
   #welcomed = false;
   #kvWritesInFlight = 0;
+  /**
+   * The intermediate this connection proved it holds: the one in its client chain, then
+   * the one each `renew` signed (the zone generated that key).
+   */
+  #intermediateSerial: string | undefined;
+  #renewing = false;
 
   constructor(
     ws: WebSocket,
@@ -90,6 +111,7 @@ export class ZoneSession {
     private readonly server: SyncServer,
   ) {
     this.zone = who.zone;
+    this.#intermediateSerial = who.intermediateSerial;
     this.#logger = server.logger.child({ zone: who.zone });
     const store = server.options.store;
     this.#inbox = new ResourceInbox<ZoneResourceType>({
@@ -183,6 +205,9 @@ export class ZoneSession {
       case 'kv-write-refused':
         this.#kvRefused(frame.id, frame.error);
         return;
+      case 'renew':
+        void this.#renew(frame);
+        return;
       case 'error':
         this.#logger.warn(
           { code: frame.code, message: frame.message },
@@ -228,6 +253,7 @@ export class ZoneSession {
       kvGlobalPrefixes: [...this.server.kv.scopes.globalPrefixes],
       resume: await this.#inbox.resume(),
       accepts: this.#inbox.types,
+      renews: ca.intermediates !== undefined,
     });
     this.#channel.startHeartbeat(this.server.heartbeatMs);
     const { mesh, kvIndex, policyIndex } = this.server;
@@ -261,6 +287,99 @@ export class ZoneSession {
   }
 
   #retain: string[] = [];
+
+  /**
+   * Sign a new zone intermediate from a `renew` CSR and answer `renewed`, or an `error`
+   * frame saying why not (the connection stays up either way).
+   */
+  async #renew(frame: RenewMessage): Promise<void> {
+    try {
+      const signed = await this.#renewIntermediate(frame.csr);
+      this.#channel.send({ type: 'renewed', intermediatePem: signed });
+    } catch (err) {
+      if (httpStatusOf(err) >= 500) {
+        this.#logger.error({ err }, 'renewing the zone intermediate failed');
+      } else {
+        this.#logger.info(
+          { error: toErrorBody(err).error },
+          'refused to renew the zone intermediate',
+        );
+      }
+      this.#channel.send(syncErrorFrame(err));
+    }
+  }
+
+  async #renewIntermediate(csr: string): Promise<string> {
+    const { ca, registry, store } = this.server.options;
+    if (!this.#welcomed) throw new InvalidArgumentError('renew before hello', 'type');
+    const presented = this.#intermediateSerial;
+    if (this.who.auth !== 'mtls' || presented === undefined) {
+      // A token buys the first intermediate only; renewing takes the current one.
+      throw new PermissionDeniedError(
+        'renewing the zone intermediate needs a mutual-TLS connection with the current one, not the zone token',
+      );
+    }
+    if (!ca.intermediates) {
+      throw new ConflictError('this global control plane does not renew zone intermediates');
+    }
+    if (this.#renewing) {
+      throw new ConflictError('a renewal of the zone intermediate is already in progress');
+    }
+    this.#renewing = true;
+    try {
+      const record = await registry.get(this.zone);
+      if (!record) throw new PermissionDeniedError(`zone ${this.zone} does not exist`);
+      if (!record.enabled) throw new PermissionDeniedError(`zone ${this.zone} is disabled`);
+      const issued = await ca.intermediates(this.zone);
+      const newest = issued.reduce<(typeof issued)[number] | undefined>(
+        (a, b) => (a === undefined || b.issuedAt >= a.issuedAt ? b : a),
+        undefined,
+      );
+      if (newest?.serial !== presented) {
+        this.#logger.warn(
+          { presented, newest: newest?.serial },
+          'refused to renew a zone intermediate that is not the newest issued to the zone',
+        );
+        throw new PermissionDeniedError(
+          `zone intermediate ${presented} is not the newest issued to zone ${this.zone}${newest ? ` (${newest.serial} is)` : ''}: only the newest is renewed`,
+        );
+      }
+      // Created with check-and-set before signing: two connections presenting the same
+      // intermediate (the zone and whoever stole its key) cannot both renew it.
+      const claimed = await store.put(
+        renewedIntermediateKey(this.zone, presented),
+        Buffer.from(JSON.stringify({ renewedAt: new Date().toISOString() })),
+        { cas: 0 },
+      );
+      if (!claimed.ok) {
+        this.#logger.warn(
+          { presented, newest: newest.serial },
+          'refused to renew a zone intermediate renewed already',
+        );
+        throw new PermissionDeniedError(
+          `zone intermediate ${presented} was renewed already: only the newest is renewed`,
+        );
+      }
+      let certificatePem: string;
+      try {
+        ({ certificatePem } = await ca.signZoneIntermediate(this.zone, csr));
+      } catch (err) {
+        // Nothing was signed (a bad CSR, say): the intermediate may still be renewed.
+        await store.delete(renewedIntermediateKey(this.zone, presented), {
+          cas: claimed.entry.modifyIndex,
+        });
+        throw err;
+      }
+      this.#intermediateSerial = normalizeSerial(new X509Certificate(certificatePem).serialNumber);
+      this.#logger.info(
+        { previous: presented, serial: this.#intermediateSerial },
+        'renewed the zone intermediate',
+      );
+      return certificatePem;
+    } finally {
+      this.#renewing = false;
+    }
+  }
 
   async #refreshRetain(): Promise<void> {
     try {

@@ -10,6 +10,7 @@
  * reload.
  */
 import { X509Certificate } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import {
   CA_ACK_PREFIX,
   CA_LEAF_PREFIX,
@@ -25,6 +26,7 @@ import {
   encodeCaState,
   formatSpiffeId,
   normalizeSerial,
+  replaceFederatedIntermediate,
   retireOldRoot,
   signLeafCertificate,
   signingCa,
@@ -247,6 +249,52 @@ export class ZoneCa implements Component {
       );
     }
     return put.ok;
+  }
+
+  /**
+   * Sign with a zone intermediate global renewed (zone sync asked for it before the old one
+   * expired): checked like the first one (signed by the active global root, scoped to this
+   * zone, matching `key`), its key sealed, and the active root's intermediate replaced with
+   * check-and-set. The roots do not change, so neither does the bundle version: leaves
+   * signed before keep chaining to the same root, and leaves signed from now on (this
+   * zone's control identity too) chain to the new intermediate.
+   *
+   * @throws InvalidArgumentError for an intermediate that fails the checks; ConflictError
+   *   for a standalone zone.
+   */
+  async renewFederatedIntermediate(intermediatePem: string, key: KeyObject): Promise<CaState> {
+    if (!this.#options.federated) {
+      throw new ConflictError(
+        "this zone's intermediate is its own root's, not global's: it is not renewed by global",
+        'intermediatePem',
+      );
+    }
+    const state = this.state;
+    const previous = state.intermediates.find((i) => i.rootId === state.activeRootId);
+    const next = await this.#update((state) =>
+      replaceFederatedIntermediate(state, {
+        intermediatePem,
+        intermediateKey: key,
+        sealer: this.#options.sealer,
+      }),
+    );
+    const renewed = new X509Certificate(intermediatePem);
+    this.#logger.info(
+      {
+        rootId: next.activeRootId,
+        serial: normalizeSerial(renewed.serialNumber),
+        ...(previous
+          ? {
+              previousSerial: normalizeSerial(
+                new X509Certificate(previous.certificatePem).serialNumber,
+              ),
+            }
+          : {}),
+        notAfter: new Date(renewed.validTo).toISOString(),
+      },
+      'installed the zone intermediate global renewed',
+    );
+    return next;
   }
 
   /** Whether the CA state exists (a federated zone has joined). */

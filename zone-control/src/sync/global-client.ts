@@ -19,7 +19,13 @@
  * (see `kv-projection.ts`); writes of global keys made at this zone go to global as
  * `kv-write` frames (see `kv-write-forwarder.ts`). The client is the KV endpoints'
  * {@link GlobalKv}.
+ *
+ * Renewal: after each welcome and then every hour, a zone whose intermediate has less than
+ * a third of its life left sends `renew` with a CSR from a new key, and installs what
+ * global signs (`ZoneCa.renewFederatedIntermediate`); the next connection's control
+ * identity chains to it.
  */
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import type https from 'node:https';
 import { WebSocket } from 'ws';
@@ -115,6 +121,10 @@ export interface GlobalClientOptions {
   maxBackoffMs?: number;
   /** How long a forwarded KV write waits for global's answer. @default 10000 */
   kvWriteTimeoutMs?: number;
+  /** How often a connected zone checks whether its intermediate is due for renewal. @default 1 hour */
+  renewCheckMs?: number;
+  /** Renew once less than this fraction of the intermediate's life is left. @default 1/3 */
+  renewBelow?: number;
 }
 
 export interface GlobalSyncStatus {
@@ -148,6 +158,10 @@ export class GlobalSyncClient implements Component, GlobalKv {
   /** When the last welcomed connection last heard from global (ms since the epoch). */
   #lastContactAt: number | undefined;
   readonly #createdAt = Date.now();
+  /** A renewal is under way (one at a time). */
+  #renewing = false;
+  /** Settles the `renew` in flight with global's answer. */
+  #renewAnswer: { resolve: (pem: string) => void; reject: (err: Error) => void } | undefined;
 
   constructor(private readonly options: GlobalClientOptions) {
     this.#logger = options.logger.child({ component: 'global-sync' });
@@ -370,6 +384,8 @@ export class GlobalSyncClient implements Component, GlobalKv {
             this.#scopes = new KvScopes(frame.kvGlobalPrefixes);
           }
           welcome(frame);
+        } else if (frame.type === 'renewed') {
+          this.#renewAnswer?.resolve(frame.intermediatePem);
         } else if (frame.type === 'kv-written') {
           if (!this.#forwarder.answer(frame)) {
             this.#logger.debug({ id: frame.id }, 'global answered a KV write nobody waits for');
@@ -380,10 +396,15 @@ export class GlobalSyncClient implements Component, GlobalKv {
             'global reported an error',
           );
           refused(new Error(`global refused: ${frame.message}`));
+          this.#renewAnswer?.reject(new Error(`global refused: ${frame.message}`));
         }
       },
       onClose: (code, reason) => {
-        refused(new Error(`global closed the connection (${code}${reason ? `: ${reason}` : ''})`));
+        const gone = new Error(
+          `global closed the connection (${code}${reason ? `: ${reason}` : ''})`,
+        );
+        refused(gone);
+        this.#renewAnswer?.reject(gone);
         this.#retire(channel);
         closed();
       },
@@ -395,6 +416,7 @@ export class GlobalSyncClient implements Component, GlobalKv {
     const stop = (): void => channel.close(1001, 'zone stopping');
     signal.addEventListener('abort', stop, { once: true });
     let wasLive = false;
+    let renewTimer: NodeJS.Timeout | undefined;
     try {
       let keyPair: KeyPair | undefined;
       if (!joined) keyPair = await generateKeyPair();
@@ -424,6 +446,12 @@ export class GlobalSyncClient implements Component, GlobalKv {
       };
       this.#logger.info({ auth: joined ? 'mtls' : 'token' }, 'zone sync with global established');
       channel.startHeartbeat(hello.heartbeatMs);
+      if (hello.renews === true) {
+        const check = (): void => void this.#renewIfDue(channel, !joined);
+        check();
+        renewTimer = setInterval(check, this.options.renewCheckMs ?? 60 * 60_000);
+        renewTimer.unref();
+      }
       const outbox = this.#outbox(channel, hello.accepts);
       channel.attachOutbox(outbox as ResourceOutbox<ResourceType>);
       outbox.start(hello.resume);
@@ -453,6 +481,7 @@ export class GlobalSyncClient implements Component, GlobalKv {
       channel.close(CLOSE_PROTOCOL, err instanceof Error ? err.message : String(err));
       throw err;
     } finally {
+      clearInterval(renewTimer);
       this.#retire(channel);
       signal.removeEventListener('abort', stop);
       if (wasLive) {
@@ -494,6 +523,65 @@ export class GlobalSyncClient implements Component, GlobalKv {
       sealer: this.options.sealer,
     });
     await this.options.ca.installFederated(state);
+  }
+
+  /**
+   * Renew the zone intermediate over `channel` when less than `renewBelow` of its life is
+   * left. A refusal or failure is logged and retried at the next check. Global renews only
+   * over mutual TLS: on the connection the zone token opened (the first one), the zone
+   * reconnects instead, and renews over the next.
+   */
+  async #renewIfDue(
+    channel: SyncChannel<GlobalToZone, ZoneToGlobal>,
+    viaToken: boolean,
+  ): Promise<void> {
+    if (this.#renewing) return;
+    this.#renewing = true;
+    const { ca } = this.options;
+    let notAfter: string | undefined;
+    try {
+      // After a first join the CA loads the state zone sync just installed.
+      await ca.ready();
+      const state = ca.state;
+      const active = state.intermediates.find((i) => i.rootId === state.activeRootId);
+      if (!active || channel.closed) return;
+      const cert = new X509Certificate(active.certificatePem);
+      const from = Date.parse(cert.validFrom);
+      const until = Date.parse(cert.validTo);
+      notAfter = new Date(until).toISOString();
+      if (until - Date.now() >= (until - from) * (this.options.renewBelow ?? 1 / 3)) return;
+      if (viaToken) {
+        this.#logger.info(
+          { notAfter },
+          'the zone intermediate is due for renewal: reconnecting with mutual TLS to renew it',
+        );
+        channel.close(1000, 'reconnecting with mutual TLS to renew the zone intermediate');
+        return;
+      }
+      this.#logger.info({ notAfter }, 'renewing the zone intermediate before it expires');
+      const keyPair = await generateKeyPair();
+      const answer = new Promise<string>((resolve, reject) => {
+        this.#renewAnswer = { resolve, reject };
+      });
+      channel.send({
+        type: 'renew',
+        csr: createCsr({ keyPair, spiffeId: ca.controlSpiffeId }),
+      });
+      const intermediatePem = await withTimeout(
+        answer,
+        15_000,
+        'no answer from global to renew within 15 s',
+      );
+      await ca.renewFederatedIntermediate(intermediatePem, keyPair.privateKey);
+    } catch (err) {
+      this.#logger.warn(
+        { err: err instanceof Error ? err.message : String(err), notAfter },
+        'renewing the zone intermediate failed; retrying at the next check',
+      );
+    } finally {
+      this.#renewAnswer = undefined;
+      this.#renewing = false;
+    }
   }
 
   #outbox(
