@@ -279,6 +279,20 @@ export function untilAborted(signal: AbortSignal): Promise<void> {
 }
 
 /**
+ * A component that holds something open for the whole run and closes it once the run
+ * stops. Listed first, it stops last, after every part that uses it (a process's store).
+ */
+export function closeOnStop(name: string, close: () => Promise<void>): Component {
+  return {
+    name,
+    async start(signal) {
+      await untilAborted(signal);
+      await close();
+    },
+  };
+}
+
+/**
  * Wait `ms`, or less if `signal` aborts first (then resolve, not reject: a component
  * sleeping between retries just wants to notice the stop and return).
  */

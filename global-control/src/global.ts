@@ -3,7 +3,7 @@
  * global policies, zone sync and the HTTP API on top. `createGlobal()` wires the parts in visible order;
  * `components()` hands them to the lifecycle runner.
  */
-import { openStore, resolveSealer } from '../../core/index.ts';
+import { closeOnStop, openStore, resolveSealer } from '../../core/index.ts';
 import type { Component, Logger, Store, SyncStatusSource } from '../../core/index.ts';
 import { readProvidedAdminToken, resolveAdminAuth } from './admin-token.ts';
 import { caRoutes } from './ca/ca-routes.ts';
@@ -84,17 +84,7 @@ export async function createGlobal(input: GlobalOptions, logger: Logger): Promis
     [healthRoutes, zoneRoutes, meshRoutes, caRoutes, kvRoutes, policyRoutes(policies)],
   );
   const http = new HttpServerComponent(app, options.httpAddr, logger);
-  const storeCloser: Component = {
-    name: 'store',
-    async start(signal) {
-      if (!signal.aborted) {
-        await new Promise<void>((resolve) =>
-          signal.addEventListener('abort', () => resolve(), { once: true }),
-        );
-      }
-      await store.close();
-    },
-  };
+  const storeCloser = closeOnStop('store', () => store.close());
   return {
     options,
     store,

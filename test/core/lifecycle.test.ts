@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import {
   DrainTimeoutError,
+  closeOnStop,
   runComponents,
   sleep as abortableSleep,
   untilAborted,
@@ -408,5 +409,19 @@ describe('sleep (abortable)', function () {
     await waiting;
     expect(done).to.equal(true);
     await untilAborted(AbortSignal.abort());
+  });
+
+  it('closes what a closeOnStop component holds only once the run stops', async function () {
+    const ac = new AbortController();
+    let closed = 0;
+    const running = closeOnStop('store', () => {
+      closed++;
+      return Promise.resolve();
+    }).start(ac.signal);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closed).to.equal(0);
+    ac.abort();
+    await running;
+    expect(closed).to.equal(1);
   });
 });

@@ -3,7 +3,7 @@
  * proxy config stream and zone sync. `createZone()` wires the parts in visible order;
  * `components()` hands them to the lifecycle runner.
  */
-import { openStore } from '../../core/index.ts';
+import { closeOnStop, openStore } from '../../core/index.ts';
 import type { Component, Logger, Store } from '../../core/index.ts';
 import { createAcl } from './acl/acl-system.ts';
 import { dataplaneTokenRoutes } from './acl/dataplane-tokens.ts';
@@ -137,17 +137,7 @@ export async function createZone(input: ZoneOptions, logger: Logger): Promise<Zo
   const http = new HttpServerComponent(app, options.httpAddr, logger, stopping);
   // Invalidates TTL sessions that were not renewed in time.
   const sessionReaper = new SessionReaper(store, logger);
-  const storeCloser: Component = {
-    name: 'store',
-    async start(signal) {
-      if (!signal.aborted) {
-        await new Promise<void>((resolve) =>
-          signal.addEventListener('abort', () => resolve(), { once: true }),
-        );
-      }
-      await store.close();
-    },
-  };
+  const storeCloser = closeOnStop('store', () => store.close());
   return {
     options,
     store,
