@@ -242,3 +242,29 @@ export function toErrorBody(err: unknown): ErrorBody {
   if (err.field !== undefined) body.error.field = err.field;
   return body;
 }
+
+/** How an HTTP API answers a failed request: status, the text it may show, its JSON body. */
+export interface ErrorAnswer {
+  status: number;
+  /** The error's own message when it may be shown, else `internal error`. */
+  message: string;
+  body: ErrorBody;
+}
+
+/**
+ * The answer to a request that threw `err`. Causeway errors answer their own status and
+ * message; koa-style errors (from `ctx.throw`, body parsers) carry a status and say
+ * whether their message may be shown (`expose`); anything else is a 500 that shows
+ * nothing of itself.
+ */
+export function errorAnswer(err: unknown): ErrorAnswer {
+  if (isCausewayError(err)) {
+    return { status: httpStatusOf(err), message: err.message, body: toErrorBody(err) };
+  }
+  const raw = (err as { status?: unknown } | null)?.status;
+  const status = typeof raw === 'number' && raw >= 400 && raw < 600 ? raw : 500;
+  const exposed = (err as { expose?: boolean } | null)?.expose === true;
+  const message = exposed && err instanceof Error ? err.message : 'internal error';
+  const code: ErrorCode = status >= 500 ? 'CW_ERR_INTERNAL' : 'CW_ERR_INVALID_ARGUMENT';
+  return { status, message, body: { error: { code, message } } };
+}

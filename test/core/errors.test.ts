@@ -13,6 +13,7 @@ import {
   TimeoutError,
   TransactionAbortedError,
   ValueTooLargeError,
+  errorAnswer,
   httpStatusOf,
   isCausewayError,
   isConflict,
@@ -206,6 +207,36 @@ describe('errors', function () {
     it('answers a generic body for null and undefined', function () {
       expect(toErrorBody(null).error.code).to.equal('CW_ERR_INTERNAL');
       expect(toErrorBody(undefined).error.message).to.equal('internal error');
+    });
+  });
+
+  describe('errorAnswer', function () {
+    it('answers a Causeway error with its status, message and JSON body', function () {
+      expect(errorAnswer(new NotFoundError('no such key', 'key'))).to.deep.equal({
+        status: 404,
+        message: 'no such key',
+        body: { error: { code: 'CW_ERR_NOT_FOUND', message: 'no such key', field: 'key' } },
+      });
+    });
+
+    it('keeps a koa error status, and its message only when exposed', function () {
+      const shown = Object.assign(new Error('request aborted'), { status: 400, expose: true });
+      expect(errorAnswer(shown)).to.deep.equal({
+        status: 400,
+        message: 'request aborted',
+        body: { error: { code: 'CW_ERR_INVALID_ARGUMENT', message: 'request aborted' } },
+      });
+      const hidden = Object.assign(new Error('secret detail'), { status: 502 });
+      expect(errorAnswer(hidden)).to.include({ status: 502, message: 'internal error' });
+    });
+
+    it('answers anything else with a 500 that shows nothing of it', function () {
+      expect(errorAnswer(new Error('db password in here'))).to.deep.equal({
+        status: 500,
+        message: 'internal error',
+        body: { error: { code: 'CW_ERR_INTERNAL', message: 'internal error' } },
+      });
+      expect(errorAnswer({ status: 999 }).status).to.equal(500);
     });
   });
 });
